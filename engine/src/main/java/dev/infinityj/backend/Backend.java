@@ -1,0 +1,97 @@
+package dev.infinityj.backend;
+
+import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
+
+/**
+ * The seam model code calls: every op the T5 encoder, the Infinity transformer and the BSQ-VAE
+ * need. Model classes never touch kernels directly, so the CPU backend ({@link CpuBackend}) and
+ * the CUDA backend are interchangeable and each can be tested against the other.
+ *
+ * <p>Conventions. Activations are F32 and contiguous unless a method says otherwise; results are
+ * new tensors owned by the backend. "Rows" means all leading dimensions flattened; ops that
+ * normalise or activate work on the last dimension. Weights may be F32, BF16 or F16 and keep the
+ * PyTorch layout ({@code Linear.weight} is [out, in]; {@code Conv2d.weight} is [O, C, kh, kw]).
+ * Images and latents are channel-first [C, H, W] (batch handled by the caller).
+ */
+public interface Backend extends AutoCloseable {
+
+    String name();
+
+    /** Zero-filled tensor in this backend's memory. */
+    Tensor allocate(DType dtype, long... shape);
+
+    /** A copy (or the same tensor where no copy is needed) resident in this backend's memory. */
+    Tensor upload(Tensor host);
+
+    /** A host copy (the same tensor on the CPU backend). */
+    Tensor download(Tensor t);
+
+    /** y[M,N] = x[M,K] · w[N,K]ᵀ + bias[N]; bias may be null. x may have any leading dims. */
+    Tensor linear(Tensor x, Tensor w, Tensor bias);
+
+    /** Batched plain matmul: a[B,M,K] · b[B,K,N] → [B,M,N] (rank 2 allowed: B=1). */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /** LayerNorm over the last dim, biased variance; weight and bias may be null (no affine). */
+    Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps);
+
+    /**
+     * Adaptive LayerNorm: LN(x) without affine, then x·(1+scale)+shift, with scale and shift of
+     * shape [C] broadcast over all rows.
+     */
+    Tensor adaLayerNorm(Tensor x, Tensor scale, Tensor shift, float eps);
+
+    /** RMSNorm over the last dim: x / sqrt(mean(x²)+eps) · weight (weight may be null). */
+    Tensor rmsNorm(Tensor x, Tensor weight, float eps);
+
+    /** Softmax over the last dim. */
+    Tensor softmax(Tensor x);
+
+    /** GELU, tanh approximation: 0.5·z·(1+tanh(√(2/π)(z+0.044715z³))). */
+    Tensor geluTanh(Tensor x);
+
+    /** Exact GELU: 0.5·z·(1+erf(z/√2)). */
+    Tensor geluErf(Tensor x);
+
+    /** SiLU: z·σ(z). */
+    Tensor silu(Tensor x);
+
+    /** a + b; b has a's shape or is broadcast over a's leading dims (its shape a suffix of a's). */
+    Tensor add(Tensor a, Tensor b);
+
+    /** a ⊙ b with the same broadcasting as {@link #add}. */
+    Tensor mul(Tensor a, Tensor b);
+
+    /** a · s. */
+    Tensor scale(Tensor a, float s);
+
+    /** acc += b (same shape), in place. */
+    void addInPlace(Tensor acc, Tensor b);
+
+    /**
+     * Multi-head attention without mask: o = softmax(scale · q kᵀ) v per head.
+     * q [Lq, H, D], k [Lk, H, D], v [Lk, H, Dv] → [Lq, H, Dv]. Lq ≠ Lk is the normal case
+     * (the current scale's queries against every cached key). Strided views are accepted.
+     */
+    Tensor attention(Tensor q, Tensor k, Tensor v, float scale);
+
+    /**
+     * RoPE with interleaved pairs, in place: for token t, head h, pair p,
+     * (x[2p], x[2p+1]) ← (x0·cos − x1·sin, x0·sin + x1·cos) with cos/sin [L, D/2].
+     * x is [L, H, D] contiguous.
+     */
+    void ropeInterleavedInPlace(Tensor x, Tensor cos, Tensor sin);
+
+    /** Interpolation of channel-first maps [C, H, W] → [C, outH, outW], PyTorch semantics (align_corners=False). */
+    Tensor interpolate(Tensor x, int outH, int outW, Interpolation mode);
+
+    /** 2-D convolution of x [C, H, W] with w [O, C, kh, kw] (+ bias [O] or null), square stride and zero padding. */
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding);
+
+    /** GroupNorm of x [C, H, W] with {@code groups} groups, affine weight/bias [C] (nullable). */
+    Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps);
+
+    @Override
+    default void close() {}
+}

@@ -1,0 +1,25 @@
+package dev.infinityj.io;
+
+import dev.infinityj.tensor.Tensor;
+
+import java.util.Set;
+
+/**
+ * Named tensors from somewhere (a mmapped safetensors file, a sharded set, a .pth archive, a map
+ * of random weights). Model loaders read from this and never care where the bytes live.
+ */
+public interface WeightSource extends AutoCloseable {
+    /** Every key, in file order where the format has one. */
+    Set<String> keys();
+
+    boolean contains(String key);
+
+    /** The tensor stored under {@code key}; throws a WeightFormatException naming the source if absent. */
+    Tensor get(String key);
+
+    /** What this source is, for error messages (usually a path). */
+    String describe();
+
+    @Override
+    default void close() {}
+}
