@@ -2,14 +2,13 @@ package dev.infinityj.image;
 
 import dev.infinityj.BadInputException;
 import dev.infinityj.InfinityjException;
+import dev.infinityj.util.AtomicFiles;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -38,27 +37,9 @@ public final class Png {
 
     // ------------------------------------------------------------------------------------ write
 
-    /** Writes {@code img} atomically (temp file in the same folder, then rename). */
+    /** Writes {@code img} atomically (temp file in the same folder, then rename; see AtomicFiles). */
     public static void write(Path path, RgbImage img, Map<String, String> text) {
-        byte[] bytes = encode(img, text);
-        Path abs = path.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
-        try {
-            if (dir != null) Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
-            Files.write(tmp, bytes);
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new BadInputException(path + ": cannot write PNG: " + e.getMessage(), e);
-        } finally {
-            if (tmp != null) try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
-        }
+        AtomicFiles.writeBytes(path, encode(img, text));
     }
 
     /** The PNG file bytes of an 8-bit RGB image with the given text chunks. */
