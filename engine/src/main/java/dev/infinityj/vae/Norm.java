@@ -11,8 +11,12 @@ record Norm(Tensor weight, Tensor bias, int groups, float eps) {
         return new Norm(t[0], t[1], VaeConfig.groups(c), eps);
     }
 
-    Tensor forward(Backend be, Tensor x) { return be.groupNorm(x, groups, weight, bias, eps); }
+    /** Group statistics of a whole map (they must not be taken per band). */
+    Tensor stats(Backend be, Tensor x) { return be.groupNormStats(x, groups, eps); }
 
-    /** swish(GroupNorm(x)), the pre-activation used before every conv of a ResNet block. */
-    Tensor swish(Backend be, Tensor x) { return be.silu(forward(be, x)); }
+    /** swish(GroupNorm(x)) of {@code x} (a map or rows of it) with the whole map's statistics. */
+    Tensor swish(Backend be, Tensor x, Tensor stats) { return be.groupNormApply(x, groups, stats, weight, bias, true); }
+
+    /** swish(GroupNorm(x)) of a whole map, the pre-activation before every conv of a ResNet block. */
+    Tensor swish(Backend be, Tensor x) { return swish(be, x, stats(be, x)); }
 }

@@ -2,7 +2,6 @@ package dev.infinityj.vae;
 
 import dev.infinityj.ShapeException;
 import dev.infinityj.backend.Backend;
-import dev.infinityj.backend.Interpolation;
 import dev.infinityj.image.RgbImage;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
@@ -55,24 +54,39 @@ public final class VaeDecoder {
 
     public VaeConfig config() { return config; }
 
+    /** Activation bytes per row band of the large levels (a 1024² decode holds ~2 GB of maps, not ~5). */
+    public static final long DEFAULT_BAND_BYTES = 32L << 20;
+
     /**
      * Decodes a latent f_hat [d, H, W] (or [1, d, H, W] / [1, d, 1, H, W]) to an image [3, H·p, W·p]
      * in [−1, 1] (host memory, F32).
      */
-    public Tensor decode(Backend be, Tensor latent) {
+    public Tensor decode(Backend be, Tensor latent) { return decode(be, latent, DEFAULT_BAND_BYTES); }
+
+    /**
+     * As {@link #decode(Backend, Tensor)}, evaluating every layer in row bands of about
+     * {@code bandBytes} of activations ({@code Long.MAX_VALUE}: whole maps). The result does
+     * not depend on the band size.
+     */
+    public Tensor decode(Backend be, Tensor latent, long bandBytes) {
         Tensor z = squeezeLatent(latent);
-        Tensor h = convIn.forward(be, be.upload(z));
-        h = mid1.forward(be, h);
-        h = mid2.forward(be, h);
+        Tensor h = be.download(convIn.forward(be, be.upload(z)));
+        h = mid1.forward(be, h, bandBytes);
+        h = mid2.forward(be, h, bandBytes);
         for (int i = config.levels() - 1; i >= 0; i--) {
-            for (VaeResBlock b : up[i]) h = b.forward(be, h);
+            for (VaeResBlock b : up[i]) h = b.forward(be, h, bandBytes);
             if (upsample[i] != null) {
-                Tensor u = be.interpolate(h, (int) h.dim(1) * 2, (int) h.dim(2) * 2, Interpolation.NEAREST);
-                h = upsample[i].forward(be, u);
+                Tensor x = h;
+                Conv conv = upsample[i];
+                int c = (int) x.dim(0), h2 = 2 * (int) x.dim(1), w2 = 2 * (int) x.dim(2);
+                h = Bands.assemble(be, c, h2, w2, Bands.rowsFor(bandBytes, c, w2), (y0, y1) -> Bands.upsampleConv(be, x, conv, y0, y1));
             }
         }
-        h = convOut.forward(be, normOut.swish(be, h));
-        Tensor img = be.download(h).contiguous();
+        Tensor x = h, st = normOut.stats(be, x);
+        int hh = (int) x.dim(1), ww = (int) x.dim(2);
+        Tensor img = Bands.assemble(be, 3, hh, ww, Bands.rowsFor(bandBytes, x.dim(0), ww),
+                (y0, y1) -> Bands.normSwishConv(be, x, normOut, st, convOut, y0, y1));
+        img = be.download(img).contiguous();
         clampInPlace(img);
         return img;
     }

@@ -24,10 +24,24 @@ public final class VaeResBlock {
         ninShortcut = in != out ? Conv.load(w, prefix + ".nin_shortcut", in, out, 1, 1, 0) : null;
     }
 
-    public Tensor forward(Backend be, Tensor x) {
-        Tensor h = conv1.forward(be, norm1.swish(be, x));
-        h = conv2.forward(be, norm2.swish(be, h));
-        Tensor skip = ninShortcut == null ? x : ninShortcut.forward(be, x);
-        return be.add(skip, h);
+    /** Whole-map forward of x [in, H, W]. */
+    public Tensor forward(Backend be, Tensor x) { return forward(be, x, Long.MAX_VALUE); }
+
+    /**
+     * Forward in row bands of about {@code bandBytes} of activations: holds x, h and the output
+     * map plus one band of temporaries; identical results for any band size.
+     */
+    public Tensor forward(Backend be, Tensor x, long bandBytes) {
+        int hh = (int) x.dim(1), ww = (int) x.dim(2);
+        int rows = Bands.rowsFor(bandBytes, Math.max(in, out), ww);
+        Tensor st1 = norm1.stats(be, x);
+        Tensor h = Bands.assemble(be, out, hh, ww, rows, (y0, y1) -> Bands.normSwishConv(be, x, norm1, st1, conv1, y0, y1));
+        Tensor st2 = norm2.stats(be, h);
+        return Bands.assemble(be, out, hh, ww, rows, (y0, y1) -> {
+            Tensor r = Bands.normSwishConv(be, h, norm2, st2, conv2, y0, y1);
+            Tensor xr = be.upload(Bands.rows(x, y0, y1));
+            Tensor skip = ninShortcut == null ? xr : ninShortcut.forward(be, xr);
+            return be.add(skip, r);
+        });
     }
 }
