@@ -13,6 +13,8 @@ import java.io.PrintWriter;
         description = "Pure-Java inference engine for Infinity (bitwise visual autoregressive text-to-image).",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                ConvertCommand.class,
+                InspectCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -67,12 +67,15 @@ final class ZipArchive {
         long cdOffset = u32(file, eocd + 16);
         if (count == 0xffff || cdSize == 0xffffffffL || cdOffset == 0xffffffffL) {
             long loc = eocd - 20;
-            if (loc < 0 || file.get(U32, loc) != ZIP64_LOCATOR_SIG) throw bad(where, "ZIP64 sizes without a ZIP64 locator");
-            long z = file.get(U64, loc + 8);
-            if (z < 0 || z + 56 > size || file.get(U32, z) != ZIP64_EOCD_SIG) throw bad(where, "bad ZIP64 end-of-central-directory offset " + z);
-            count = file.get(U64, z + 32);
-            cdSize = file.get(U64, z + 40);
-            cdOffset = file.get(U64, z + 48);
+            if (loc >= 0 && file.get(U32, loc) == ZIP64_LOCATOR_SIG) {
+                long z = file.get(U64, loc + 8);
+                if (z < 0 || z + 56 > size || file.get(U32, z) != ZIP64_EOCD_SIG) throw bad(where, "bad ZIP64 end-of-central-directory offset " + z);
+                count = file.get(U64, z + 32);
+                cdSize = file.get(U64, z + 40);
+                cdOffset = file.get(U64, z + 48);
+            } else if (cdSize == 0xffffffffL || cdOffset == 0xffffffffL) {
+                throw bad(where, "ZIP64 sizes without a ZIP64 locator (truncated file?)");
+            }
         }
         if (cdOffset < 0 || cdSize < 0 || cdOffset + cdSize > size || count < 0 || count > cdSize / 46)
             throw bad(where, "central directory (offset " + cdOffset + ", " + cdSize + " bytes, " + count + " entries) does not fit the file of " + size + " bytes");
