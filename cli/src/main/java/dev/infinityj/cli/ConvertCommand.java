@@ -13,11 +13,11 @@ import java.util.concurrent.Callable;
 @Command(name = "convert",
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
-        description = {
-                "Convert a checkpoint (.pth/.pt/.bin PyTorch archive, .safetensors, or a sharded safetensors folder/index)",
-                "to one .safetensors file in infinityj's native layout: the checkpoint's key names with wrapper prefixes",
-                "(module., _orig_mod.) stripped, floating tensors cast to --dtype, integer buffers kept, no transposition.",
-                "The file is written under a temporary name and renamed when complete."})
+        description = "Convert a checkpoint (.pth/.pt/.bin PyTorch archive, .safetensors, or a sharded safetensors "
+                + "folder or index) into one .safetensors file in infinityj's native layout (docs/weights.md): the "
+                + "checkpoint's key names with wrapper prefixes (module., _orig_mod.) stripped, floating tensors cast to "
+                + "--dtype, integer buffers kept, nothing transposed or fused. The file is written under a temporary name "
+                + "and renamed only when complete.")
 public final class ConvertCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -25,7 +25,7 @@ public final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "INPUT", description = "Checkpoint to convert.")
     Path input;
 
-    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE.safetensors", description = "Output file.")
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "Output .safetensors file (replaced atomically if it exists).")
     Path out;
 
     @Option(names = "--dtype", paramLabel = "bf16|f32|keep", defaultValue = "bf16",

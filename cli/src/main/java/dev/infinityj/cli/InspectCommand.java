@@ -29,10 +29,10 @@ import java.util.concurrent.Callable;
 @Command(name = "inspect",
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
-        description = {
-                "List a checkpoint's tensors (key, dtype, shape), parameter count, total bytes and the detected model kind",
-                "(infinity-transformer, bsq-vae, t5-encoder). Reads .safetensors, sharded safetensors (folder or index)",
-                "and PyTorch .pth/.pt/.bin archives (nothing in them is executed). Keys are shown with wrapper prefixes stripped."})
+        description = "List a checkpoint's tensors (key, dtype, shape), its parameter count, total bytes and detected "
+                + "model kind (infinity-transformer, bsq-vae, t5-encoder). Reads .safetensors, sharded safetensors "
+                + "(folder or index) and PyTorch .pth/.pt/.bin archives (nothing in them is executed). Keys are shown "
+                + "with wrapper prefixes stripped.")
 public final class InspectCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
