@@ -56,6 +56,8 @@ public final class ShardedSafetensors implements WeightSource {
                     throw new WeightFormatException(where + ": weight_map entry '" + key + "' is not a file name");
                 SafetensorsFile shard = files.get(file);
                 if (shard == null) {
+                    if (!file.endsWith(".safetensors"))
+                        throw new WeightFormatException(where + ": shard '" + file + "' is not a .safetensors file (only safetensors shard sets are supported)");
                     Path p = dir.resolve(file).normalize();
                     if (!p.getParent().equals(dir.normalize()))
                         throw new WeightFormatException(where + ": refused shard name '" + file + "' (must be a file in the index's folder)");

@@ -266,4 +266,58 @@ class PthFileTest {
                 .putInt(-1).putInt(-1).putShort((short) 0);
         return java.util.Arrays.copyOf(b.array(), b.position());
     }
+
+    /**
+     * A sparse archive over 4 GB (ZIP64 local and central extras, storage entry of 4.4 GB): the
+     * tensor at its end reads correctly; only the touched pages exist on disk.
+     */
+    @Test
+    void archivesOver4GbAreReadThroughZip64() throws IOException {
+        long bytes = 4_400_000_000L, numel = bytes / 4;
+        byte[] pkl = PickleBuilder.stateDict(
+                new T("tail", "FloatStorage", "0", numel, numel - 2, new long[]{2}, new long[]{1}),
+                T.contiguous("whole", "FloatStorage", "0", numel));
+        Path f = tmp.resolve("big.pth");
+        java.nio.ByteOrder le = java.nio.ByteOrder.LITTLE_ENDIAN;
+        try (var ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            String[] names = {"a/data.pkl", "a/data/0"};
+            long[] sizes = {pkl.length, bytes};
+            long[] offsets = new long[2];
+            long pos = 0;
+            for (int i = 0; i < 2; i++) {
+                byte[] name = names[i].getBytes(StandardCharsets.UTF_8);
+                offsets[i] = pos;
+                java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(30 + name.length + 20).order(le);
+                h.putInt(0x04034b50).putShort((short) 45).putShort((short) 0).putShort((short) 0).putInt(0).putInt(0)
+                        .putInt(-1).putInt(-1).putShort((short) name.length).putShort((short) 20).put(name)
+                        .putShort((short) 1).putShort((short) 16).putLong(sizes[i]).putLong(sizes[i]).flip();
+                pos += ch.write(h, pos);
+                if (i == 0) pos += ch.write(java.nio.ByteBuffer.wrap(pkl), pos);
+                else { ch.write(java.nio.ByteBuffer.wrap(PickleBuilder.floats(7, 8)), pos + bytes - 8); pos += bytes; }
+            }
+            long cd = pos;
+            for (int i = 0; i < 2; i++) {
+                byte[] name = names[i].getBytes(StandardCharsets.UTF_8);
+                java.nio.ByteBuffer c = java.nio.ByteBuffer.allocate(46 + name.length + 28).order(le);
+                c.putInt(0x02014b50).putShort((short) 45).putShort((short) 45).putShort((short) 0).putShort((short) 0).putInt(0).putInt(0)
+                        .putInt(-1).putInt(-1).putShort((short) name.length).putShort((short) 28).putShort((short) 0)
+                        .putShort((short) 0).putShort((short) 0).putInt(0).putInt(-1).put(name)
+                        .putShort((short) 1).putShort((short) 24).putLong(sizes[i]).putLong(sizes[i]).putLong(offsets[i]).flip();
+                pos += ch.write(c, pos);
+            }
+            java.nio.ByteBuffer e = java.nio.ByteBuffer.allocate(56 + 20 + 22).order(le);
+            e.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
+                    .putLong(2).putLong(2).putLong(pos - cd).putLong(cd);
+            e.putInt(0x07064b50).putInt(0).putLong(pos).putInt(1);
+            e.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) 2).putShort((short) 2)
+                    .putInt((int) (pos - cd)).putInt(-1).putShort((short) 0).flip();
+            ch.write(e, pos);
+        }
+        try (WeightSource w = Checkpoints.open(f)) {
+            assertArrayEquals(new float[]{7, 8}, w.get("tail").toFloatArray());
+            assertArrayEquals(new long[]{numel}, w.get("whole").shape());
+            assertEquals(8f, w.get("whole").getFloat(numel - 1));
+            assertEquals(0f, w.get("whole").getFloat(numel / 2));
+        }
+    }
 }
