@@ -1,22 +1,20 @@
 package dev.infinityj.io;
 
 import dev.infinityj.BadInputException;
-import dev.infinityj.InfinityjException;
 import dev.infinityj.ShapeException;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
+import dev.infinityj.util.AtomicFiles;
 import dev.infinityj.util.Json;
 
 import java.io.IOException;
+
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,7 +35,7 @@ import java.util.function.Supplier;
  * asked for ({@link Item#data()}) only when its turn comes and dropped afterwards, and files of
  * many GB never sit in memory. The write is atomic: everything goes to a hidden temporary file
  * in the target's folder, which is fsynced and renamed over the target only when complete; on
- * any failure the temporary file is deleted and the target is untouched.
+ * any failure the temporary file is deleted and the target is untouched ({@link AtomicFiles}).
  */
 public final class SafetensorsWriter {
     private static final long CHUNK = 64L << 20;
@@ -64,23 +62,12 @@ public final class SafetensorsWriter {
         write(target, metadata, items);
     }
 
-    /** Writes {@code items} (in list order) with {@code metadata} to {@code target}, atomically. */
+    /** Writes {@code items} (in list order) with {@code metadata} to {@code target}, atomically ({@link AtomicFiles}). */
     public static void write(Path target, Map<String, String> metadata, List<Item> items) {
         byte[] header = header(metadata, items);
-        Path dir = target.toAbsolutePath().getParent();
-        if (Files.isDirectory(target)) throw new BadInputException(target + ": is a directory, expected an output file name");
-        if (dir == null || !Files.isDirectory(dir)) throw new BadInputException(target + ": the output folder " + dir + " does not exist");
-        Path tmp;
-        try {
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".partial");
-        } catch (IOException e) {
-            throw new BadInputException(target + ": cannot create a file in " + dir + ": " + e.getMessage(), e);
-        }
-        boolean done = false;
-        try {
+        AtomicFiles.write(target, tmp -> {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
-                writeFully(ch, len);
+                writeFully(ch, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length));
                 writeFully(ch, ByteBuffer.wrap(header));
                 for (Item it : items) {
                     Tensor t = it.data().get();
@@ -91,22 +78,8 @@ public final class SafetensorsWriter {
                     for (long off = 0, n = seg.byteSize(); off < n; off += CHUNK)
                         writeFully(ch, seg.asSlice(off, Math.min(CHUNK, n - off)).asByteBuffer());
                 }
-                ch.force(true);
             }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            done = true;
-            syncDirectory(dir);
-        } catch (IOException e) {
-            throw new InfinityjException(target + ": write failed: " + e.getMessage(), e);
-        } finally {
-            if (!done) {
-                try { Files.deleteIfExists(tmp); } catch (IOException ignored) { /* best effort */ }
-            }
-        }
+        });
     }
 
     /** The padded JSON header for {@code items}; validates names and sizes first. */
@@ -137,14 +110,5 @@ public final class SafetensorsWriter {
 
     private static void writeFully(FileChannel ch, ByteBuffer b) throws IOException {
         while (b.hasRemaining()) ch.write(b);
-    }
-
-    /** Makes the rename durable (POSIX); not possible everywhere, so best effort. */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // e.g. Windows cannot open directories; the data itself was already forced
-        }
     }
 }
