@@ -91,6 +91,26 @@ class PthFileTest {
         }
     }
 
+    /** What torch.save(model.state_dict()) writes: SETITEMS, then BUILD with {'_metadata': {...}}; and nn.Parameter wrappers. */
+    @Test
+    void stateDictMetadataAndParametersAreAccepted() throws IOException {
+        Path f = tmp.resolve("sd.pth");
+        PickleBuilder p = new PickleBuilder().proto().global("collections", "OrderedDict").op(')', 'R', '(');
+        p.str("p").global("torch._utils", "_rebuild_parameter");
+        p.op('(').tensor("FloatStorage", "0", 3, 0, new long[]{3}, new long[]{1}).op(0x88).global("collections", "OrderedDict").op(')', 'R', 't', 'R');
+        p.str("b").tensor("BFloat16Storage", "1", 1, 0, new long[]{}, new long[]{});
+        p.op('u');
+        p.op('}').str("_metadata").global("collections", "OrderedDict").op(')', 'R').str("").op('}').str("version").integer(1).op('s', 's', 's', 'b', '.');
+        PickleBuilder.writeZip(f, "sd", p.bytes(), Map.of("0", floats(1, 2, 3), "1", new byte[]{(byte) 0x80, 0x3f}), Map.of());
+        try (WeightSource w = Checkpoints.open(f)) {
+            assertEquals(List.of("p", "b"), List.copyOf(w.keys()));
+            assertArrayEquals(new float[]{1, 2, 3}, w.get("p").toFloatArray());
+            assertEquals(DType.BF16, w.get("b").dtype());
+            assertEquals(0, w.get("b").rank());
+            assertEquals(1f, w.get("b").toFloatArray()[0]);
+        }
+    }
+
     // ------------------------------------------------------------------ hostile input
 
     private WeightFormatException refused(Path f) {
