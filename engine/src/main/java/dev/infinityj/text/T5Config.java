@@ -58,6 +58,34 @@ public record T5Config(int dModel, int dKv, int numHeads, int dFf, int numLayers
     /** num_heads × d_kv: the width of q, k, v (not always d_model). */
     public int innerDim() { return numHeads * dKv; }
 
+    /** The same shapes with another number of layers (benchmarks, smoke runs). */
+    public T5Config withLayers(int layers) {
+        return new T5Config(dModel, dKv, numHeads, dFf, layers, relativeAttentionNumBuckets, relativeAttentionMaxDistance,
+                denseActFn, gatedAct, layerNormEpsilon, vocabSize);
+    }
+
+    /** Key → shape of every weight the encoder reads, in HF naming (for random-weight presets). */
+    public java.util.Map<String, long[]> encoderWeightShapes() {
+        java.util.Map<String, long[]> m = new java.util.LinkedHashMap<>();
+        long d = dModel, inner = innerDim(), ff = dFf;
+        m.put("shared.weight", new long[]{vocabSize, d});
+        m.put("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", new long[]{relativeAttentionNumBuckets, numHeads});
+        for (int i = 0; i < numLayers; i++) {
+            String p = "encoder.block." + i + ".layer.";
+            m.put(p + "0.layer_norm.weight", new long[]{d});
+            for (String x : new String[]{"q", "k", "v"}) m.put(p + "0.SelfAttention." + x + ".weight", new long[]{inner, d});
+            m.put(p + "0.SelfAttention.o.weight", new long[]{d, inner});
+            m.put(p + "1.layer_norm.weight", new long[]{d});
+            if (gatedAct) {
+                m.put(p + "1.DenseReluDense.wi_0.weight", new long[]{ff, d});
+                m.put(p + "1.DenseReluDense.wi_1.weight", new long[]{ff, d});
+            } else m.put(p + "1.DenseReluDense.wi.weight", new long[]{ff, d});
+            m.put(p + "1.DenseReluDense.wo.weight", new long[]{d, ff});
+        }
+        m.put("encoder.final_layer_norm.weight", new long[]{d});
+        return m;
+    }
+
     /** google/flan-t5-xl (spec §2.2). */
     public static T5Config flanT5Xl() {
         return new T5Config(2048, 64, 32, 5120, 24, 32, 128, "gelu_new", true, 1e-6f, 32128);
