@@ -46,7 +46,7 @@ public final class SentencePieceTokenizer {
         this.model = m;
         this.maxLength = maxLength;
         this.pieces = m.pieces().toArray(new Piece[0]);
-        float mn = Float.MAX_VALUE, mx = Float.MIN_VALUE;    // as unigram_model.cc initialises them
+        float mn = Float.MAX_VALUE, mx = Float.MIN_NORMAL;   // FLT_MAX, FLT_MIN as unigram_model.cc initialises them
         List<String> userDefined = new ArrayList<>();
         for (int i = 0; i < pieces.length; i++) {
             Piece p = pieces[i];

@@ -54,7 +54,7 @@ class SentencePieceSyntheticTest {
         SentencePieceModel m = model(false, p("\u2581", -1), p("a", -1), p("b", -1), new Piece("<sep>", 0, Type.USER_DEFINED),
                 new Piece("ab", 0, Type.UNUSED));
         SentencePieceTokenizer t = SentencePieceTokenizer.of(m, 512);
-        // "ab" is unused (score 0 would win), so a and b; <sep> is one piece, never <, s, e, p
+        // "ab" is unused (score 0 would win), so a and b; <sep> is one piece (score 5·FLT_MIN − 0.1), never <, s, e, p
         assertArrayEquals(new int[]{3, 4, 5, 6, 4}, t.encodeSentencePiece("ab<sep>a"));
     }
 
