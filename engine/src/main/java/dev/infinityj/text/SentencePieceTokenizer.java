@@ -40,6 +40,7 @@ public final class SentencePieceTokenizer {
     private final float minScore, maxScore, unkScore;
     private final int[] byteToId;                // byte-fallback pieces <0xXX>, null when disabled
     private final String[] specials;             // sorted longest first
+    private final java.util.BitSet specialFirstChars = new java.util.BitSet();
     private final int maxLength;
 
     private SentencePieceTokenizer(SentencePieceModel m, int maxLength, String source) {
@@ -73,6 +74,7 @@ public final class SentencePieceTokenizer {
         normalizer = new SpmNormalizer(m, userDefined, source);
         specials = m.specialTokens().keySet().stream().filter(s -> !s.isEmpty())
                 .sorted((a, b) -> Integer.compare(b.length(), a.length())).toArray(String[]::new);
+        for (String sp : specials) specialFirstChars.set(sp.charAt(0));
     }
 
     // ------------------------------------------------------------------ loading
@@ -178,6 +180,7 @@ public final class SentencePieceTokenizer {
     }
 
     private String specialAt(String text, int pos) {
+        if (!specialFirstChars.get(text.charAt(pos))) return null;
         for (String s : specials) if (text.startsWith(s, pos)) return s;   // longest first
         return null;
     }
