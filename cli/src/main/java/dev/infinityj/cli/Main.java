@@ -15,6 +15,7 @@ import java.io.PrintWriter;
                 CommandLine.HelpCommand.class,
                 ConvertCommand.class,
                 InspectCommand.class,
+                TokenizeCommand.class,
         })
 public final class Main implements Runnable {
 
