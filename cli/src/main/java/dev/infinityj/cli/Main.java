@@ -13,6 +13,9 @@ import java.io.PrintWriter;
         description = "Pure-Java inference engine for Infinity (bitwise visual autoregressive text-to-image).",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                ConvertCommand.class,
+                InspectCommand.class,
+                TokenizeCommand.class,
         })
 public final class Main implements Runnable {
 
