@@ -46,6 +46,10 @@ public class VaeDecodeBench {
     @Param({"16", "64"})
     public int latent;
 
+    /** d32: the real shapes (base 128); tiny: base 24 as in the fixtures, for smoke runs of the harness. */
+    @Param({"d32"})
+    public String shapes;
+
     private final CpuBackend be = new CpuBackend();
     private VaeDecoder decoder;
     private VaeEncoder encoder;
@@ -53,10 +57,12 @@ public class VaeDecodeBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        VaeConfig cfg = VaeConfig.forType(32);
-        var shapes = new java.util.LinkedHashMap<>(VaeKeys.decoder(cfg));
-        shapes.putAll(VaeKeys.encoder(cfg));
-        VaeWeights w = new VaeWeights(RandomWeightSource.of("vae-d32", shapes, DType.F32, 1));
+        VaeConfig cfg = shapes.equals("tiny")
+                ? new VaeConfig(32, 24, new int[] {1, 2, 4, 4, 4}, 2, 16, false, VaeConfig.GROUP_NORM_EPS)
+                : VaeConfig.forType(32);
+        var keys = new java.util.LinkedHashMap<>(VaeKeys.decoder(cfg));
+        keys.putAll(VaeKeys.encoder(cfg));
+        VaeWeights w = new VaeWeights(RandomWeightSource.of("vae-" + shapes, keys, DType.F32, 1));
         decoder = new VaeDecoder(cfg, w);
         encoder = new VaeEncoder(cfg, w);
         // a latent like f_hat: sums of ±1/√32 codes over the scales
@@ -79,6 +85,6 @@ public class VaeDecodeBench {
     @TearDown(Level.Trial)
     public void peakMemory() throws Exception {
         for (String line : Files.readAllLines(Path.of("/proc/self/status")))
-            if (line.startsWith("VmHWM")) System.out.println("\n[VaeDecodeBench latent=" + latent + "] peak RSS " + line.substring(6).trim());
+            if (line.startsWith("VmHWM")) System.out.println("\n[VaeDecodeBench latent=" + latent + " " + shapes + "] peak RSS " + line.substring(6).trim());
     }
 }
