@@ -76,7 +76,7 @@ public final class VaeEncoder {
             throw new ShapeException("VAE encode: image " + image.dim(2) + "x" + image.dim(1) + " is not a multiple of the patch size " + config.patchSize());
         Tensor h = convIn.forward(be, be.upload(image.contiguous()));
         for (int i = 0; i < config.levels(); i++) {
-            for (VaeResBlock b : down[i]) h = b.forward(be, h);
+            for (VaeResBlock b : down[i]) h = b.forward(be, h, VaeDecoder.DEFAULT_BAND_BYTES);
             if (downsample[i] != null) h = downsample[i].forward(be, padRightBottom(be, h));
         }
         h = mid1.forward(be, h);
