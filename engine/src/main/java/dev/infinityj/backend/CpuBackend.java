@@ -281,6 +281,41 @@ public class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor headL2Normalize(Tensor x, Tensor headScale, float eps) {
+        if (x.rank() != 3) throw new ShapeException("headL2Normalize: x must be [L, H, D], got " + x.describe());
+        x = f32(x, "headL2Normalize");
+        long l = x.dim(0), h = x.dim(1), d = x.dim(2);
+        float[] hs = headScale == null ? null : headScale.toFloatArray();
+        if (hs != null && hs.length != h) throw new ShapeException("headL2Normalize: headScale has " + hs.length + " entries for " + h + " heads");
+        Tensor out = allocate(DType.F32, l, h, d);
+        MemorySegment xs = x.segment(), os = out.segment();
+        for (long r = 0; r < l * h; r++) {
+            double ss = 0;
+            for (long p = 0; p < d; p++) { double v = xs.getAtIndex(F32_LE, r * d + p); ss += v * v; }
+            float inv = 1f / Math.max((float) Math.sqrt(ss), eps);
+            float m = hs == null ? 1f : hs[(int) (r % h)];
+            for (long p = 0; p < d; p++) os.setAtIndex(F32_LE, r * d + p, xs.getAtIndex(F32_LE, r * d + p) * inv * m);
+        }
+        return out;
+    }
+
+    @Override
+    public void copyInto(Tensor dst, Tensor src) {
+        if (!Arrays.equals(dst.shape(), src.shape()))
+            throw new ShapeException("copyInto: " + src.describe() + " into " + dst.describe());
+        if (dst.dtype() != DType.F32) throw new ShapeException("copyInto: destination must be F32, got " + dst.describe());
+        float[] v = src.toFloatArray();
+        long[] shape = dst.shape(), st = dst.strides(), idx = new long[shape.length];
+        MemorySegment ds = dst.storage();
+        for (int i = 0; i < v.length; i++) {
+            long e = dst.offset();
+            for (int k = 0; k < idx.length; k++) e += idx[k] * st[k];
+            ds.setAtIndex(F32_LE, e, v[i]);
+            for (int k = shape.length - 1; k >= 0; k--) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
+        }
+    }
+
+    @Override
     public Tensor interpolate(Tensor x, int outH, int outW, Interpolation mode) {
         return InterpolationReference.interpolate(f32(x, "interpolate"), outH, outW, mode);
     }
