@@ -1,0 +1,61 @@
+package dev.infinityj.util;
+
+import dev.infinityj.BadInputException;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Writes a file so that it either appears complete or not at all: the content goes to a
+ * temporary file beside the target (same directory, same file system), is forced to disk, and
+ * is renamed over the target at the end. On any failure the temporary file is deleted.
+ */
+public final class AtomicFiles {
+    private AtomicFiles() {}
+
+    @FunctionalInterface
+    public interface Writer {
+        void write(Path tmp) throws IOException;
+    }
+
+    /** Checks up front that {@code target} can be written (parent exists and is a writable directory). */
+    public static void checkWritable(Path target, String what) {
+        Path abs = target.toAbsolutePath();
+        Path parent = abs.getParent();
+        if (Files.isDirectory(abs)) throw new BadInputException(what + " " + target + ": is a directory, expected a file path");
+        if (parent == null || !Files.isDirectory(parent))
+            throw new BadInputException(what + " " + target + ": directory " + parent + " does not exist");
+        if (!Files.isWritable(parent)) throw new BadInputException(what + " " + target + ": directory " + parent + " is not writable");
+    }
+
+    public static void write(Path target, Writer writer) {
+        Path abs = target.toAbsolutePath();
+        checkWritable(abs, "output");
+        Path tmp = null;
+        try {
+            tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
+            writer.write(tmp);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) { ch.force(true); }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+            tmp = null;
+        } catch (IOException e) {
+            throw new BadInputException("cannot write " + target + ": " + e.getMessage(), e);
+        } finally {
+            if (tmp != null) try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
+        }
+    }
+
+    public static void writeBytes(Path target, byte[] data) {
+        write(target, tmp -> { try (OutputStream o = Files.newOutputStream(tmp)) { o.write(data); } });
+    }
+}
