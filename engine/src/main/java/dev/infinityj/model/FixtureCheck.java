@@ -78,6 +78,11 @@ public final class FixtureCheck {
 
     /** Runs the fixture in {@code dir} teacher-forced with the given weights. */
     public static Report run(Path dir, WeightSource weights, Backend backend, HiddenProbe probe) {
+        return run(dir, weights, backend, probe, null);
+    }
+
+    /** As {@link #run(Path, WeightSource, Backend, HiddenProbe)}, also handing every scale to {@code also} (nullable). */
+    public static Report run(Path dir, WeightSource weights, Backend backend, HiddenProbe probe, ScaleListener also) {
         InfinityConfig config = InfinityConfig.fromJson(dir.resolve("config.json"));
         CaseSettings cs = settings(dir);
         InfinityModel model = InfinityModel.load(config, weights, backend);
@@ -101,7 +106,9 @@ public final class FixtureCheck {
             // a negative prompt replaces the learned cfg_uncond rows (input.uncond_features is just a copy of those)
             Tensor uncond = kase.contains("input.negative_features") ? kase.get("input.negative_features") : null;
             List<ScaleErr> out = new ArrayList<>();
-            new InfinityGenerator(model).probe(probe).generate(cond, uncond, opt, List.of(ev -> {
+            List<ScaleListener> listeners = new ArrayList<>();
+            if (also != null) listeners.add(also);
+            listeners.add(ev -> {
                 String p = String.format("s%02d.", ev.scale());
                 Err ec = err(ev.logitsCond(), kase.get(p + "logits_cond.f64_nobf16").toFloatArray());
                 Err eu = ev.logitsUncond() == null || !kase.contains(p + "logits_uncond.f64_nobf16") ? null
@@ -116,7 +123,8 @@ public final class FixtureCheck {
                     if ((bits[r] == 1 ? p1 : 1 - p1) <= 0) zero++;
                 }
                 out.add(new ScaleErr(ev.scale(), ev.grid(), ec, eu, em, el, zero));
-            }));
+            });
+            new InfinityGenerator(model).probe(probe).generate(cond, uncond, opt, listeners);
             Err c = Err.ZERO, u = null, m = Err.ZERO, l = Err.ZERO;
             int zero = 0;
             for (ScaleErr e : out) {
