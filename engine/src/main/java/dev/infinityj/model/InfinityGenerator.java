@@ -30,7 +30,7 @@ public final class InfinityGenerator {
     public InfinityGenerator probe(HiddenProbe p) { this.probe = p; return this; }
 
     /**
-     * @param latent      accumulated f_hat [d, H, W], F32: the VAE decoder's input
+     * @param latent      accumulated f_hat [d, H, W] ([d/4, 2H, 2W] with spatial patchify), F32: the VAE decoder's input
      * @param bits        bits per scale, token-major [h·w·d]
      * @param scaleNanos  wall time per scale
      * @param textNanos   wall time of the text side (pool, MLP, modulation, per-block text K/V)
@@ -41,8 +41,6 @@ public final class InfinityGenerator {
 
     public Result generate(Tensor cond, Tensor uncondOrNull, GenerationOptions opt, List<ScaleListener> listeners) {
         InfinityConfig c = model.config();
-        if (c.spatialPatchify())
-            throw new BadInputException("model config " + c.name() + ": spatial patchify (8B) is not supported by this generator yet");
         Backend be = model.backend();
         ScaleSchedules.Schedule sched = opt.schedule();
         int K = sched.scales(), d = c.codebookDim(), V = c.vocab();
@@ -61,8 +59,10 @@ public final class InfinityGenerator {
         int total = sched.totalTokens();
         KvCache[] caches = new KvCache[c.depth()];
         for (int i = 0; i < caches.length; i++) caches[i] = new KvCache(be, bs, total, c.heads(), c.headDim());
-        ScaleSchedules.Grid last = sched.last();
-        Tensor fHat = be.allocate(DType.F32, d, last.h(), last.w());
+        LatentLayout layout = LatentLayout.of(c);
+        int f = layout.factor(), lc0 = layout.channels();
+        int outH = sched.last().h() * f, outW = sched.last().w() * f;
+        Tensor fHat = be.allocate(DType.F32, lc0, outH, outW);
 
         // scale 0: x = sos + pos_start, one token per batch row
         Tensor x = be.add(tc.sos(), model.posStart()).reshape(bs, 1, c.width());
@@ -91,12 +91,13 @@ public final class InfinityGenerator {
             else BitSampler.sample(mixed, l * d, opt.topK(), opt.topP(), opt.seed(), si, 0L, bits);
             allBits.add(bits);
 
-            Tensor codes = be.upload(Tensor.ofFloats(BitCodes.bitsToCodes(bits, g.h(), g.w(), d), d, g.h(), g.w()));
-            be.addInPlace(fHat, si < K - 1 ? be.interpolate(codes, last.h(), last.w(), Interpolation.BILINEAR) : codes);
+            Tensor codes = be.upload(Tensor.ofFloats(layout.bitsToCodes(bits, g.h(), g.w()), lc0, (long) f * g.h(), (long) f * g.w()));
+            be.addInPlace(fHat, si < K - 1 ? be.interpolate(codes, outH, outW, Interpolation.BILINEAR) : codes);
             if (si < K - 1) {
                 ScaleSchedules.Grid n = sched.grid(si + 1);
-                Tensor down = be.interpolate(fHat, n.h(), n.w(), Interpolation.BILINEAR); // [d, h', w']
-                Tensor tokens = down.permute(1, 2, 0).contiguous().reshape((long) n.tokens(), d);
+                // the whole accumulated latent, bilinearly resampled (a 2-tap sample, no low-pass) to the next grid
+                Tensor down = be.download(be.interpolate(fHat, f * n.h(), f * n.w(), Interpolation.BILINEAR));
+                Tensor tokens = be.upload(Tensor.ofFloats(layout.latentToTokens(down.toFloatArray(), n.h(), n.w()), n.tokens(), d));
                 Tensor emb = model.wordEmbed(tokens);
                 x = Rows.stack(be, bs, b -> emb);
             }
