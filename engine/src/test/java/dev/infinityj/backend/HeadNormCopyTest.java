@@ -41,7 +41,7 @@ class HeadNormCopyTest {
         Tensor src = ramp(2, 2, 3);
         be.copyInto(cache.slice(0, 2, 4), src);
         float[] c = cache.toFloatArray(), s = src.toFloatArray();
-        for (int i = 0; i < c.length; i++) assertEquals(i >= 6 && i < 18 ? s[i - 6] : 0f, c[i]);
+        for (int i = 0; i < c.length; i++) assertEquals(i >= 12 && i < 24 ? s[i - 12] : 0f, c[i]);
         Tensor packed = ramp(2, 12);
         Tensor v = packed.reshape(2, 2, 2, 3).permute(1, 0, 2, 3).get(1); // [2, 2, 3] strided
         be.copyInto(cache.slice(0, 0, 2), v);
