@@ -7,7 +7,11 @@ import org.junit.jupiter.api.Assumptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Opens a fixture's transformer weights. */
+/**
+ * Opens a fixture's transformer weights with the io package's {@code Checkpoints.open} (.pth
+ * reader, from the io branch). Until that class is on the classpath, a throwaway safetensors
+ * conversion in /tmp/ij is used where present; otherwise the test is skipped.
+ */
 final class FixtureWeights {
     private FixtureWeights() {}
 
@@ -19,6 +23,8 @@ final class FixtureWeights {
             Path st = Path.of("/tmp/ij", dir.getFileName().toString(), "model.safetensors");
             Assumptions.assumeTrue(Files.exists(st), "skipped: no .pth reader yet and no converted " + st);
             return SafetensorsFile.open(st);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause() instanceof RuntimeException re ? re : new RuntimeException(e.getCause());
         } catch (ReflectiveOperationException e) {
             throw new RuntimeException(e);
         }
