@@ -109,6 +109,35 @@ public record InfinityConfig(String name, int depth, int width, int heads, int f
                 t.containsKey("apply_spatial_patchify") && num(t, "apply_spatial_patchify", where) != 0);
     }
 
+    /**
+     * The shape read off a checkpoint's own tensors (for weight files that come without a config):
+     * depth and block_chunks from the block_chunks.{c}.module.{m} keys, width from pos_start, heads
+     * from sa.scale_mul_1H11, FFN from ffn.fc1, Ct5 and text_maxlen from cfg_uncond, d from
+     * word_embed. Spatial patchify cannot be seen in the weights and is passed in.
+     */
+    public static InfinityConfig inferFrom(dev.infinityj.io.WeightSource w, boolean spatialPatchify) {
+        String where = w.describe();
+        for (String k : new String[]{"pos_start", "cfg_uncond", "word_embed.weight", "lvl_embed.weight"})
+            if (!w.contains(k)) throw new BadInputException(where + ": not an Infinity transformer checkpoint (no '" + k + "')");
+        int chunks = 0, perChunk = 0;
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile("^block_chunks\\.(\\d+)\\.module\\.(\\d+)\\.");
+        for (String k : w.keys()) {
+            java.util.regex.Matcher m = p.matcher(k);
+            if (m.find()) {
+                chunks = Math.max(chunks, Integer.parseInt(m.group(1)) + 1);
+                perChunk = Math.max(perChunk, Integer.parseInt(m.group(2)) + 1);
+            }
+        }
+        if (chunks == 0) throw new BadInputException(where + ": no block_chunks.{c}.module.{m}.* keys");
+        String b0 = "block_chunks.0.module.0.";
+        for (String k : new String[]{b0 + "sa.scale_mul_1H11", b0 + "ffn.fc1.weight"})
+            if (!w.contains(k)) throw new BadInputException(where + ": no '" + k + "'");
+        long[] uncond = w.get("cfg_uncond").shape();
+        return new InfinityConfig(where, chunks * perChunk, (int) w.get("pos_start").dim(-1), (int) w.get(b0 + "sa.scale_mul_1H11").dim(1),
+                (int) w.get(b0 + "ffn.fc1.weight").dim(0), chunks, (int) uncond[1], (int) uncond[0],
+                (int) w.get("word_embed.weight").dim(1), (int) w.get("lvl_embed.weight").dim(0), 1e-6f, spatialPatchify);
+    }
+
     private static double num(Map<String, Object> m, String key, String where) {
         Object v = m.get(key);
         if (v == null) throw new BadInputException(where + ": missing key '" + key + "'");

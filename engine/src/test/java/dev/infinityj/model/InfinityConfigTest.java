@@ -67,6 +67,21 @@ class InfinityConfigTest {
     }
 
     @Test
+    void shapesInferredFromWeightsMatchPresetsAndFixtureConfigs() {
+        for (String name : new String[]{"2b", "layer12", "8b"}) {
+            InfinityConfig c = InfinityConfig.preset(name);
+            Map<String, Tensor> m = new LinkedHashMap<>();
+            InfinityWeights.expectedShapes(c).forEach((k, s) -> m.put(k, new Tensor(DType.BF16,
+                    java.lang.foreign.MemorySegment.NULL.reinterpret(0), 0, s, Tensor.contiguousStrides(s)))); // shapes only, never read
+            InfinityConfig inferred = InfinityConfig.inferFrom(new MapSource(m), c.spatialPatchify());
+            assertEquals(c, new InfinityConfig(c.name(), inferred.depth(), inferred.width(), inferred.heads(), inferred.ffnHidden(), inferred.blockChunks(),
+                    inferred.textChannels(), inferred.textMaxLen(), inferred.codebookDim(), inferred.lvlEmbedRows(), inferred.normEps(), inferred.spatialPatchify()), name);
+        }
+        var e = assertThrows(BadInputException.class, () -> InfinityConfig.inferFrom(new MapSource(Map.of()), false));
+        assertTrue(e.getMessage().contains("not an Infinity transformer"), e.getMessage());
+    }
+
+    @Test
     void validationMessagesNameTheProblem() {
         var e = assertThrows(BadInputException.class, () -> new InfinityConfig("x", 4, 64, 5, 256, 2, 256, 512, 16, 15, 1e-6f, false));
         assertTrue(e.getMessage().contains("num_heads 5 does not divide embed_dim 64"), e.getMessage());
