@@ -76,7 +76,7 @@ public final class InfinityGenerator {
             Tensor lvl = model.levelEmbedding(si);
             Tensor xs = x;
             x = Rows.stack(be, bs, b -> be.add(xs.get(b), lvl)); // level embedding before block 0 only
-            Tensor cos = rope.cos(si), sin = rope.sin(si);
+            Tensor cos = be.upload(rope.cos(si)), sin = be.upload(rope.sin(si));
             for (int i = 0; i < c.depth(); i++) {
                 if (Thread.currentThread().isInterrupted()) throw new CancellationException("generation cancelled at scale " + si);
                 x = model.block(i).forward(x, tc, si, cos, sin, caches[i], start, probe);
@@ -104,9 +104,9 @@ public final class InfinityGenerator {
             nanos[si] = System.nanoTime() - ts;
             if (listeners != null)
                 for (ScaleListener li : listeners)
-                    li.onScale(new ScaleListener.ScaleEvent(si, K, g, nanos[si], bits.clone(), lc, lu, mixed, fHat));
+                    li.onScale(new ScaleListener.ScaleEvent(si, K, g, nanos[si], bits.clone(), lc, lu, mixed, be.download(fHat)));
         }
-        return new Result(fHat, allBits, nanos, textNanos);
+        return new Result(be.download(fHat), allBits, nanos, textNanos);
     }
 
     /**

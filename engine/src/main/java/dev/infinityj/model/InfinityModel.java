@@ -24,6 +24,7 @@ public final class InfinityModel {
     private final Tensor posStart, wordEmbed, wordEmbedBias;
     private final Tensor[] lvlEmbed;
     private final Map<String, Rope2d> ropeTables = new HashMap<>();
+    private final Map<String, Tensor> params = new java.util.concurrent.ConcurrentHashMap<>();
 
     private InfinityModel(InfinityConfig config, InfinityWeights w, Backend be) {
         this.config = config;
@@ -52,6 +53,9 @@ public final class InfinityModel {
     public Backend backend() { return backend; }
     public InfinityBlock block(int i) { return blocks[i]; }
     public InfinityHead head() { return head; }
+
+    /** A weight resident in the backend's memory (uploaded once, on first use). */
+    Tensor param(String key) { return params.computeIfAbsent(key, k -> backend.upload(weights.get(k))); }
 
     CrossAttention textPool() { return textPool; }
     Tensor poolQuery() { return poolQuery; }

@@ -58,19 +58,18 @@ public final class TextConditioning {
     static TextConditioning prepare(InfinityModel m, Tensor cond, Tensor uncond, boolean cfg) {
         Backend be = m.backend();
         InfinityConfig c = m.config();
-        InfinityWeights w = m.weights();
         checkFeatures(cond, "prompt text features", c);
         List<Tensor> parts = new ArrayList<>();
-        parts.add(cond.to(DType.F32));
+        parts.add(be.upload(cond.to(DType.F32)));
         if (cfg) {
             if (uncond != null) {
                 checkFeatures(uncond, "negative-prompt text features", c);
-                parts.add(uncond.to(DType.F32));
+                parts.add(be.upload(uncond.to(DType.F32)));
             } else {
                 long L = cond.dim(0);
                 if (L > c.textMaxLen())
                     throw new BadInputException("prompt has " + L + " tokens, more than the " + c.textMaxLen() + " learned cfg_uncond rows");
-                parts.add(w.get("cfg_uncond").slice(0, 0, L)); // the uncond rows depend only on the prompt's length
+                parts.add(m.param("cfg_uncond").slice(0, 0, L)); // the uncond rows depend only on the prompt's length
             }
         }
         int bs = parts.size();
@@ -78,24 +77,24 @@ public final class TextConditioning {
         for (int b = 0; b < bs; b++) cu[b + 1] = cu[b] + (int) parts.get(b).dim(0);
         Tensor text = bs == 1 ? parts.getFirst() : Rows.concatRows(be, parts);
         float eps = c.normEps();
-        Tensor normed = be.rmsNorm(be.upload(text), w.get("text_norm.weight"), eps);
+        Tensor normed = be.rmsNorm(text, m.param("text_norm.weight"), eps);
 
         // attentive pool → sos
         Tensor sos = m.textPool().pool(m.poolQuery(), m.textPool().memoryKv(normed), cu);
 
         // text_proj_for_ca: Linear, GELU(tanh), Linear
-        Tensor memory = be.linear(be.geluTanh(be.linear(normed, w.get("text_proj_for_ca.0.weight"), w.get("text_proj_for_ca.0.bias"))),
-                w.get("text_proj_for_ca.2.weight"), w.get("text_proj_for_ca.2.bias"));
+        Tensor memory = be.linear(be.geluTanh(be.linear(normed, m.param("text_proj_for_ca.0.weight"), m.param("text_proj_for_ca.0.bias"))),
+                m.param("text_proj_for_ca.2.weight"), m.param("text_proj_for_ca.2.bias"));
 
         // shared AdaLN base, head AdaLN (fp32, from SiLU(sos))
         Tensor siluSos = be.silu(sos);
-        Tensor shared = be.linear(siluSos, w.get("shared_ada_lin.1.weight"), w.get("shared_ada_lin.1.bias"));
-        Tensor headMod = be.linear(siluSos, w.get("head_nm.ada_lin.1.weight"), w.get("head_nm.ada_lin.1.bias"));
+        Tensor shared = be.linear(siluSos, m.param("shared_ada_lin.1.weight"), m.param("shared_ada_lin.1.bias"));
+        Tensor headMod = be.linear(siluSos, m.param("head_nm.ada_lin.1.weight"), m.param("head_nm.ada_lin.1.bias"));
         int C = c.width();
         Tensor[][] mod = new Tensor[c.depth()][bs];
         Tensor[] crossKv = new Tensor[c.depth()];
         for (int i = 0; i < c.depth(); i++) {
-            Tensor gss = w.block(i, "ada_gss").reshape(6, C);
+            Tensor gss = m.param(InfinityWeights.blockPrefix(c, i) + "ada_gss").reshape(6, C);
             for (int b = 0; b < bs; b++) mod[i][b] = be.add(shared.get(b).reshape(6, C), gss);
             crossKv[i] = m.block(i).crossAttention().memoryKv(memory);
         }
