@@ -14,6 +14,9 @@ import java.io.PrintWriter;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 CheckFixtureCommand.class,
+                ConvertCommand.class,
+                InspectCommand.class,
+                TokenizeCommand.class,
         })
 public final class Main implements Runnable {
 

@@ -77,6 +77,16 @@ public interface Backend extends AutoCloseable {
     Tensor attention(Tensor q, Tensor k, Tensor v, float scale);
 
     /**
+     * Multi-head attention with an additive bias per head (T5's relative position bias):
+     * o = softmax(scale · q kᵀ + bias[h]) v, softmax in fp32. q [Lq, H, D], k [Lk, H, D],
+     * v [Lk, H, Dv], bias [H, Lq, Lk] (F32) → [Lq, H, Dv]. T5 calls it with scale = 1.
+     */
+    Tensor attentionWithBias(Tensor q, Tensor k, Tensor v, Tensor bias, float scale);
+
+    /** ReLU: max(z, 0). */
+    Tensor relu(Tensor x);
+
+    /**
      * RoPE with interleaved pairs, in place: for token t, head h, pair p,
      * (x[2p], x[2p+1]) ← (x0·cos − x1·sin, x0·sin + x1·cos) with cos/sin [L, D/2].
      * x is [L, H, D] contiguous.

@@ -1,0 +1,133 @@
+package dev.infinityj.io;
+
+import dev.infinityj.BadInputException;
+import dev.infinityj.io.pth.PthFile;
+import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Converts any checkpoint {@link Checkpoints#open} reads into a safetensors file in infinityj's
+ * native layout (docs/weights.md): the checkpoint's own key names with wrapper prefixes stripped,
+ * floating tensors cast to the chosen precision (bf16 by default, round-to-nearest-even), integer
+ * and bool buffers kept as they are, no transposition or fusion. The metadata records where the
+ * file came from. The output appears atomically or not at all.
+ */
+public final class Converter {
+    /** Bumped whenever the native layout or the metadata changes. */
+    public static final String VERSION = "infinityj-convert/1";
+
+    /** Target precision of floating tensors. */
+    public enum Precision {
+        BF16("bf16"), F32("f32"), KEEP("keep");
+
+        private final String label;
+
+        Precision(String label) { this.label = label; }
+
+        public String label() { return label; }
+
+        public static Precision parse(String s) {
+            for (Precision p : values()) if (p.label.equalsIgnoreCase(s)) return p;
+            throw new BadInputException("--dtype '" + s + "' is not one of bf16, f32, keep");
+        }
+
+        DType target(DType source) {
+            if (!source.isFloating() || this == KEEP) return source;
+            return this == BF16 ? DType.BF16 : DType.F32;
+        }
+    }
+
+    /** What was written. */
+    public record Result(Path output, int tensors, long dataBytes, ModelKind kind, List<String> skipped,
+                         Map<String, String> metadata) {}
+
+    private Converter() {}
+
+    /**
+     * @param keyPath for PyTorch archives, the key path of the state dict (null = automatic)
+     */
+    public static Result convert(Path input, String keyPath, Path output, Precision precision) {
+        if (output == null) throw new BadInputException("convert: no output file given (--out)");
+        if (Files.isDirectory(output)) throw new BadInputException(output + ": is a directory, expected an output .safetensors file name");
+        try (WeightSource src = Checkpoints.open(input, keyPath)) {
+            if (Files.exists(output) && Files.isSameFile(input, output))
+                throw new BadInputException(output + ": the output would overwrite the input");
+            if (src.keys().isEmpty()) throw new BadInputException(input + ": holds no tensors; nothing to convert");
+            ModelKind kind = ModelKind.detect(src.keys());
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("format", "pt");
+            meta.put("source", input.getFileName() == null ? input.toString() : input.getFileName().toString());
+            meta.put("source_sha256", sha256(hashedFile(input, src)));
+            if (keyPath != null) meta.put("source_key_path", keyPath);
+            meta.put("dtype", precision.label());
+            meta.put("converter", VERSION);
+            meta.put("model_kind", kind.label());
+            List<SafetensorsWriter.Item> items = new ArrayList<>();
+            long bytes = 0;
+            for (String k : src.keys()) {
+                Tensor t = src.get(k);
+                DType to = precision.target(t.dtype());
+                SafetensorsWriter.Item it = new SafetensorsWriter.Item(k, to, t.shape(),
+                        () -> cast(t, to));
+                bytes += it.byteSize();
+                items.add(it);
+            }
+            SafetensorsWriter.write(output, meta, items);
+            return new Result(output, items.size(), bytes, kind, skipped(src), meta);
+        } catch (IOException e) {
+            throw new BadInputException(input + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code t} in dtype {@code to}: itself when nothing changes; a tight loop for the common contiguous F32 → BF16 case. */
+    static Tensor cast(Tensor t, DType to) {
+        if (to == t.dtype()) return t;
+        if (t.dtype() != DType.F32 || to != DType.BF16 || !t.isContiguous()) return t.to(to);
+        Tensor out = Tensor.allocate(DType.BF16, t.shape());
+        MemorySegment src = t.segment(), dst = out.storage();
+        for (long i = 0, n = t.numel(); i < n; i++)
+            dst.setAtIndex(Tensor.I16_LE, i, DType.f32ToBf16(src.getAtIndex(Tensor.F32_LE, i)));
+        return out;
+    }
+
+    /** Keys of a PyTorch state dict whose values were not tensors (empty for other formats). */
+    public static List<String> skipped(WeightSource src) {
+        WeightSource s = src instanceof WeightNames.Renamed r ? r.inner() : src;
+        return s instanceof PthFile.StateDict sd ? sd.skipped() : List.of();
+    }
+
+    /** The file whose hash identifies the source: the index of a sharded set, else the file itself. */
+    private static Path hashedFile(Path input, WeightSource src) {
+        WeightSource s = src instanceof WeightNames.Renamed r ? r.inner() : src;
+        if (s instanceof ShardedSafetensors sh) return sh.index();
+        if (s instanceof SafetensorsFile f) return f.path();
+        return input;
+    }
+
+    public static String sha256(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+            return HexFormat.of().formatHex(md.digest());
+        } catch (IOException e) {
+            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+}
