@@ -2,7 +2,7 @@ package dev.infinityj.cli;
 
 import dev.infinityj.BadInputException;
 import dev.infinityj.backend.CpuBackend;
-import dev.infinityj.io.SafetensorsFile;
+import dev.infinityj.io.Checkpoints;
 import dev.infinityj.io.WeightSource;
 import dev.infinityj.model.FixtureCheck;
 import picocli.CommandLine.Command;
@@ -29,7 +29,7 @@ public final class CheckFixtureCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "DIR", description = "fixture folder")
     Path dir;
 
-    @Option(names = "--weights", paramLabel = "FILE", description = "transformer weights (default: DIR/model.pth, or DIR/model.safetensors)")
+    @Option(names = "--weights", paramLabel = "FILE", description = "transformer weights, any format Checkpoints reads (default: DIR/model.pth, or DIR/model.safetensors)")
     Path weights;
 
     @picocli.CommandLine.Spec
@@ -43,7 +43,7 @@ public final class CheckFixtureCommand implements Callable<Integer> {
         Path w = weights != null ? weights : Files.exists(dir.resolve("model.pth")) ? dir.resolve("model.pth") : dir.resolve("model.safetensors");
         PrintWriter out = spec.commandLine().getOut();
         FixtureCheck.Report r;
-        try (WeightSource src = WeightFiles.open(w)) {
+        try (WeightSource src = Checkpoints.open(w)) {
             r = FixtureCheck.run(dir, src, new CpuBackend(), null);
         }
         out.printf(Locale.ROOT, "%s (teacher-forced; logits vs *.f64_nobf16; max abs / relative to the reference's max)%n", r.name());

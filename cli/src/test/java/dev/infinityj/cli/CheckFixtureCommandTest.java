@@ -8,8 +8,6 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,15 +39,7 @@ class CheckFixtureCommandTest {
     void tinyFixturePasses() {
         Path dir = Path.of(System.getProperty("infinityj.fixtures", "../shared/fixtures")).resolve("infinity-tiny-a").toAbsolutePath().normalize();
         Assumptions.assumeTrue(Files.isDirectory(dir), "skipped: " + dir + " not found");
-        List<String> args = new ArrayList<>(List.of("check-fixture", dir.toString()));
-        boolean pthReader;
-        try { Class.forName("dev.infinityj.io.Checkpoints"); pthReader = true; } catch (ClassNotFoundException e) { pthReader = false; }
-        if (!pthReader) {
-            Path st = Path.of("/tmp/ij/infinity-tiny-a/model.safetensors");
-            Assumptions.assumeTrue(Files.exists(st), "skipped: no .pth reader on the classpath and no converted " + st);
-            args.addAll(List.of("--weights", st.toString()));
-        }
-        Run r = run(args.toArray(String[]::new));
+        Run r = run("check-fixture", dir.toString());
         assertEquals(0, r.rc(), r.out() + r.err());
         assertTrue(r.out().contains("PASS"), r.out());
         assertEquals(7, r.out().lines().filter(l -> l.matches("^[0-6] +\\d+x\\d+ .*")).count(), r.out());
