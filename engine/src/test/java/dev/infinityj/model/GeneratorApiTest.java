@@ -68,6 +68,21 @@ class GeneratorApiTest {
     }
 
     @Test
+    void everyTemplateRunsAndEveryScheduleHasARopeTable() {
+        InfinityModel m = tiny(false);
+        for (ScaleSchedules.PixelBudget b : ScaleSchedules.PixelBudget.values())
+            for (ScaleSchedules.Schedule s : ScaleSchedules.all(b)) {
+                Rope2d r = new Rope2d(s, 128);
+                assertEquals(s.totalTokens() * 64, r.cosTable().length);
+                assertEquals(s.last().tokens(), r.cos(s.scales() - 1).dim(0));
+            }
+        for (ScaleSchedules.Schedule s : ScaleSchedules.all(ScaleSchedules.PixelBudget.P0_06M)) {
+            var res = new InfinityGenerator(m).generate(text(3, 128), null, GenerationOptions.builder(s).cfg(1).seed(1).build(), List.of());
+            assertArrayEquals(new long[]{16, s.last().h(), s.last().w()}, res.latent().shape(), "template " + s.template());
+        }
+    }
+
+    @Test
     void interruptCancels() {
         InfinityModel m = tiny(false);
         Thread.currentThread().interrupt();
