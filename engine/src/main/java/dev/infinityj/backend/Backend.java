@@ -112,6 +112,25 @@ public interface Backend extends AutoCloseable {
     /** GroupNorm of x [C, H, W] with {@code groups} groups, affine weight/bias [C] (nullable). */
     Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps);
 
+    /**
+     * GroupNorm statistics of x [C, H, W]: [groups, 2] F32 rows (mean, 1/√(biased variance + eps))
+     * per group of C/groups consecutive channels. With {@link #groupNormApply} this lets callers
+     * normalise a large map in row bands (the statistics must come from the whole map).
+     */
+    default Tensor groupNormStats(Tensor x, int groups, float eps) {
+        // host fallback so every backend has the op; backends override it with a native kernel
+        return upload(GroupNormReference.stats(download(x), groups, eps));
+    }
+
+    /**
+     * GroupNorm of x [C, h, W] (a whole map or a band of its rows) with {@code stats} from
+     * {@link #groupNormStats} of the whole map: (x − mean)·rstd·weight[c] + bias[c], then SiLU
+     * (z·σ(z)) when {@code silu}. weight/bias [C] may be null.
+     */
+    default Tensor groupNormApply(Tensor x, int groups, Tensor stats, Tensor weight, Tensor bias, boolean silu) {
+        return upload(GroupNormReference.apply(download(x), groups, download(stats), weight, bias, silu));
+    }
+
     @Override
     default void close() {}
 }

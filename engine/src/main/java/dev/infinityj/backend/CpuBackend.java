@@ -441,4 +441,12 @@ public class CpuBackend implements Backend {
         }
         return out;
     }
+
+    @Override
+    public Tensor groupNormStats(Tensor x, int groups, float eps) { return GroupNormReference.stats(x, groups, eps); }
+
+    @Override
+    public Tensor groupNormApply(Tensor x, int groups, Tensor stats, Tensor weight, Tensor bias, boolean silu) {
+        return GroupNormReference.apply(x, groups, stats, weight, bias, silu);
+    }
 }

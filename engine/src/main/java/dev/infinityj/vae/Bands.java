@@ -1,0 +1,66 @@
+package dev.infinityj.vae;
+
+import dev.infinityj.backend.Backend;
+import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Row-band evaluation of maps [C, H, W] so that large decoder levels never hold more than the
+ * inputs and outputs of one layer plus one band of temporaries. Every output row is computed
+ * from exactly the same inputs as in the whole-map evaluation (3×3 convs read a one-row halo;
+ * GroupNorm uses the whole map's statistics), so results are identical to the untiled path.
+ */
+final class Bands {
+    private Bands() {}
+
+    /** Output rows [y0, y1) of a layer, as a tensor [C, y1−y0, W] (views allowed). */
+    @FunctionalInterface
+    interface BandOp {
+        Tensor rows(int y0, int y1);
+    }
+
+    /** Rows per band for a map of {@code channels}×{@code width} floats within {@code budgetBytes} (at least 1). */
+    static int rowsFor(long budgetBytes, long channels, long width) {
+        long r = budgetBytes / Math.max(1, channels * width * 4);
+        return (int) Math.max(1, Math.min(Integer.MAX_VALUE, r));
+    }
+
+    /** Evaluates {@code op} band by band into one host map [c, h, w]; a single band is returned as computed. */
+    static Tensor assemble(Backend be, int c, int h, int w, int bandRows, BandOp op) {
+        if (bandRows >= h) return be.download(op.rows(0, h)).contiguous();
+        Tensor out = Tensor.allocate(DType.F32, c, h, w);
+        MemorySegment dst = out.segment();
+        long rowBytes = (long) w * 4;
+        for (int y0 = 0; y0 < h; y0 += bandRows) {
+            int y1 = Math.min(h, y0 + bandRows), n = y1 - y0;
+            Tensor b = be.download(op.rows(y0, y1)).contiguous();
+            MemorySegment src = b.segment();
+            for (int ch = 0; ch < c; ch++)
+                MemorySegment.copy(src, (long) ch * n * rowBytes, dst, ((long) ch * h + y0) * rowBytes, n * rowBytes);
+        }
+        return out;
+    }
+
+    /** Rows [a, b) of a map [C, H, W] (a view). */
+    static Tensor rows(Tensor x, int a, int b) { return x.slice(1, a, b); }
+
+    /** Output rows [y0, y1) of conv3×3(pad 1)(swish(GN(x))) with the whole map's GN statistics. */
+    static Tensor normSwishConv(Backend be, Tensor x, Norm norm, Tensor stats, Conv conv, int y0, int y1) {
+        int h = (int) x.dim(1);
+        int a = Math.max(0, y0 - 1), b = Math.min(h, y1 + 1);
+        Tensor c = conv.forward(be, norm.swish(be, be.upload(rows(x, a, b)), stats));
+        return rows(c, y0 - a, y1 - a);
+    }
+
+    /** Output rows [y0, y1) (at 2H) of conv3×3(pad 1)(nearest×2(x)), the decoder's Upsample. */
+    static Tensor upsampleConv(Backend be, Tensor x, Conv conv, int y0, int y1) {
+        int h2 = 2 * (int) x.dim(1), w2 = 2 * (int) x.dim(2);
+        int a = Math.max(0, y0 - 1), b = Math.min(h2, y1 + 1);
+        int i0 = a / 2, i1 = (b - 1) / 2 + 1;   // input rows whose copies cover [a, b)
+        Tensor u = be.interpolate(be.upload(rows(x, i0, i1)), 2 * (i1 - i0), w2, dev.infinityj.backend.Interpolation.NEAREST);
+        Tensor c = conv.forward(be, u);
+        return rows(c, y0 - 2 * i0, y1 - 2 * i0);
+    }
+}
