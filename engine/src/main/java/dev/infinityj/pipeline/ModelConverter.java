@@ -76,13 +76,19 @@ public final class ModelConverter {
                           Integer t5DModel, String t5Name) {
 
         /** Null when the parts agree (or a part is missing), else the one-line reason. */
-        public String mismatch() {
-            if (transformerCodebookDim != null && vaeCodebookDim != null && !codebooksMatch())
+        public String mismatch() { return mismatch(true, true, true); }
+
+        /**
+         * As {@link #mismatch()}, but only for the pairs that involve a part being (re)placed, so that
+         * updating one part of a directory built with --no-pairing-check is judged on that part alone.
+         */
+        public String mismatch(boolean transformerNew, boolean vaeNew, boolean t5New) {
+            if ((transformerNew || vaeNew) && transformerCodebookDim != null && vaeCodebookDim != null && !codebooksMatch())
                 return "transformer " + transformerName + " has codebook dim " + transformerCodebookDim + " but VAE " + vaeName
                         + " has codebook dim " + vaeCodebookDim + (vaeLevels != null && vaeLevels == 4
                         ? " (a patch-8 VAE pairs with a transformer of dim 4 x " + vaeCodebookDim + ")" : "")
                         + "; they are not a pair";
-            if (transformerTextChannels != null && t5DModel != null && !transformerTextChannels.equals(t5DModel))
+            if ((transformerNew || t5New) && transformerTextChannels != null && t5DModel != null && !transformerTextChannels.equals(t5DModel))
                 return "transformer " + transformerName + " expects " + transformerTextChannels + " text channels but T5 "
                         + t5Name + " has d_model " + t5DModel + "; they are not a pair";
             return null;
@@ -188,7 +194,7 @@ public final class ModelConverter {
             Pairing pairing = new Pairing(trD, trText, trName, vaeD, vaeLevels, vaeName, t5D, t5Name);
 
             // (2) refuse a mismatched pair before writing anything
-            String why = pairing.mismatch();
+            String why = pairing.mismatch(tr != null, vae != null, t5 != null);
             if (why != null && r.checkPairing())
                 throw new BadInputException("pairing mismatch: " + why + " (--no-pairing-check converts anyway)");
 
