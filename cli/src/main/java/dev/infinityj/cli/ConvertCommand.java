@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
                 "infinityj convert [--transformer FILE] [--vae FILE] [--t5 DIR [--t5-tokenizer FILE]] --out MODEL_DIR [--dtype bf16|f32] [--no-pairing-check] [--quiet]",
                 "infinityj convert INPUT --out FILE.safetensors [--dtype bf16|f32|keep] [--key PATH]"},
         description = {
-                "Model directory form: converts the published files (infinity_2b_reg.pth, infinity_vae_d32_reg.pth, a "
+                "Model directory form: converts the published files (infinity_2b_reg.pth, infinity_vae_d32reg.pth, a "
                         + "google/flan-t5-xl folder) into MODEL_DIR, the folder --model reads: transformer.safetensors, "
                         + "vae.safetensors, t5/ (config.json, encoder-only model.safetensors, spiece.model/tokenizer.json) and "
                         + "manifest.json (each file's sha256, size, source and the source's sha256, and the pairing). Parts that "
@@ -52,7 +52,7 @@ public final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--transformer", paramLabel = "FILE", description = "Infinity transformer checkpoint, e.g. infinity_2b_reg.pth.")
     Path transformer;
 
-    @Option(names = "--vae", paramLabel = "FILE", description = "BSQ-VAE checkpoint, e.g. infinity_vae_d32_reg.pth.")
+    @Option(names = "--vae", paramLabel = "FILE", description = "BSQ-VAE checkpoint, e.g. infinity_vae_d32reg.pth.")
     Path vae;
 
     @Option(names = "--t5", paramLabel = "DIR",

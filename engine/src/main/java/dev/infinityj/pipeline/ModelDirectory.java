@@ -69,8 +69,8 @@ public final class ModelDirectory {
     }
 
     public static String howToGet() {
-        return "download infinity_2b_reg.pth and infinity_vae_d32_reg.pth (Hugging Face: FoundationVision/Infinity) and google/flan-t5-xl, "
-                + "then run: infinityj convert --transformer infinity_2b_reg.pth --vae infinity_vae_d32_reg.pth --t5 flan-t5-xl/ --out MODEL_DIR";
+        return "download infinity_2b_reg.pth and infinity_vae_d32reg.pth (Hugging Face: FoundationVision/Infinity) and google/flan-t5-xl, "
+                + "then run: infinityj convert --transformer infinity_2b_reg.pth --vae infinity_vae_d32reg.pth --t5 flan-t5-xl/ --out MODEL_DIR";
     }
 
     /** Opens and checks a model directory; names every missing file and how to produce it. */
