@@ -129,6 +129,7 @@ public final class ModelConverter {
 
         List<AutoCloseable> open = new ArrayList<>();
         Path staging = null;
+        Thread onExit = null;
         try {
             // (1) open the sources and read the pairing numbers, before anything is written
             WeightSource tr = null, vae = null, t5 = null;
@@ -200,6 +201,9 @@ public final class ModelConverter {
 
             // (3) write everything into a staging folder beside the target
             staging = Files.createTempDirectory(parent, "." + out.getFileName() + ".convert-");
+            Path toDelete = staging; // Ctrl-C: finally blocks do not run, shutdown hooks do
+            onExit = new Thread(() -> deleteTree(toDelete), "infinityj-convert-cleanup");
+            Runtime.getRuntime().addShutdownHook(onExit);
             Converter.Precision precision = r.precision() == null ? Converter.Precision.BF16 : r.precision();
             List<ModelDirectory.FileEntry> entries = new ArrayList<>();
             if (tr != null) entries.add(writeWeights(tr, r.transformer(), null, staging, ModelDirectory.TRANSFORMER, ROLE_TRANSFORMER, precision, k -> true, listener));
@@ -239,6 +243,7 @@ public final class ModelConverter {
         } finally {
             for (AutoCloseable c : open) try { c.close(); } catch (Exception ignored) { }
             if (staging != null) deleteTree(staging);
+            if (onExit != null) try { Runtime.getRuntime().removeShutdownHook(onExit); } catch (IllegalStateException shuttingDown) { }
         }
     }
 

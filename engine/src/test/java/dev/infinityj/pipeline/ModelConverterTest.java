@@ -10,6 +10,7 @@ import dev.infinityj.io.WeightSource;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 import dev.infinityj.testing.Fixtures;
+import dev.infinityj.text.SentencePieceTokenizer;
 import dev.infinityj.text.T5Encoder;
 import dev.infinityj.util.Json;
 import org.junit.jupiter.api.Test;
@@ -175,6 +176,11 @@ class ModelConverterTest {
         assertEquals(List.of("model"), names(tmp), "no staging folder left");
         assertEquals(List.of("manifest.json", "t5", "transformer.safetensors", "vae.safetensors"), names(out));
         assertEquals(List.of("config.json", "model.safetensors", "spiece.model"), names(out.resolve("t5")));
+        if (out.getFileSystem().supportedFileAttributeViews().contains("posix")) { // readable like any folder, not private temp files
+            assertEquals("rwxr-xr-x", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out)));
+            assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("transformer.safetensors"))));
+            assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("manifest.json"))));
+        }
 
         // every tensor, bf16 by RNE; T5: encoder only
         try (WeightSource s = Checkpoints.open(transformer); SafetensorsFile o = SafetensorsFile.open(out.resolve("transformer.safetensors"))) {
@@ -245,6 +251,8 @@ class ModelConverterTest {
         try (T5Encoder a = T5Encoder.load(t5, new CpuBackend()); T5Encoder b = T5Encoder.load(out.resolve("t5"), new CpuBackend())) {
             assertArrayEquals(a.encode(ids).toFloatArray(), b.encode(ids).toFloatArray(), 0f, "same f32 weights, same numbers");
         }
+        String text = "Hello world, a photo of a cat.";
+        assertArrayEquals(SentencePieceTokenizer.load(spiece).encode(text), SentencePieceTokenizer.load(out.resolve("t5")).encode(text));
     }
 
     @Test
