@@ -13,6 +13,7 @@ import java.io.PrintWriter;
         description = "Pure-Java inference engine for Infinity (bitwise visual autoregressive text-to-image).",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                CheckFixtureCommand.class,
                 ConvertCommand.class,
                 InspectCommand.class,
                 TokenizeCommand.class,

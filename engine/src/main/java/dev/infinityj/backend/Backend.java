@@ -93,6 +93,16 @@ public interface Backend extends AutoCloseable {
      */
     void ropeInterleavedInPlace(Tensor x, Tensor cos, Tensor sin);
 
+    /**
+     * Per-head L2 normalisation (cosine attention): x [L, H, D] → x / max(‖x‖₂, eps) · headScale[h],
+     * the norm over D; headScale [H] (F32) may be null (= 1). Strided views are accepted; the result
+     * is a new contiguous F32 tensor.
+     */
+    Tensor headL2Normalize(Tensor x, Tensor headScale, float eps);
+
+    /** dst ← src, element by element (same shape); dst may be a strided view, e.g. rows of a preallocated cache. */
+    void copyInto(Tensor dst, Tensor src);
+
     /** Interpolation of channel-first maps [C, H, W] → [C, outH, outW], PyTorch semantics (align_corners=False). */
     Tensor interpolate(Tensor x, int outH, int outW, Interpolation mode);
 

@@ -317,6 +317,69 @@ public class CpuBackend implements Backend {
                 }
     }
 
+    /** Element offsets of the first element of every last-dim row of t, in row-major order. */
+    static long[] rowOffsets(Tensor t) {
+        long[] shape = t.shape(), st = t.strides();
+        int r = shape.length - 1;
+        long n = 1;
+        for (int i = 0; i < r; i++) n *= shape[i];
+        long[] out = new long[Math.toIntExact(n)];
+        long[] idx = new long[Math.max(r, 0)];
+        for (int i = 0; i < out.length; i++) {
+            long e = t.offset();
+            for (int k = 0; k < r; k++) e += idx[k] * st[k];
+            out[i] = e;
+            for (int k = r - 1; k >= 0; k--) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
+        }
+        return out;
+    }
+
+    @Override
+    public Tensor headL2Normalize(Tensor x, Tensor headScale, float eps) {
+        if (x.rank() != 3) throw new ShapeException("headL2Normalize: x must be [L, H, D], got " + x.describe());
+        if (x.dtype() != DType.F32 || x.strides()[2] != 1) x = f32(x, "headL2Normalize");
+        long l = x.dim(0), h = x.dim(1), d = x.dim(2);
+        float[] hs = headScale == null ? null : headScale.toFloatArray();
+        if (hs != null && hs.length != h) throw new ShapeException("headL2Normalize: headScale has " + hs.length + " entries for " + h + " heads");
+        Tensor out = allocate(DType.F32, l, h, d);
+        MemorySegment xs = x.storage(), os = out.segment();
+        long[] rows = rowOffsets(x); // strided [L, H] rows of D contiguous floats (e.g. q of a packed qkv)
+        for (int r = 0; r < rows.length; r++) {
+            long base = rows[r];
+            double ss = 0;
+            for (long p = 0; p < d; p++) { double v = xs.getAtIndex(F32_LE, base + p); ss += v * v; }
+            float inv = 1f / Math.max((float) Math.sqrt(ss), eps);
+            float m = hs == null ? 1f : hs[(int) (r % h)];
+            for (long p = 0; p < d; p++) os.setAtIndex(F32_LE, r * d + p, xs.getAtIndex(F32_LE, base + p) * inv * m);
+        }
+        return out;
+    }
+
+    @Override
+    public void copyInto(Tensor dst, Tensor src) {
+        if (!Arrays.equals(dst.shape(), src.shape()))
+            throw new ShapeException("copyInto: " + src.describe() + " into " + dst.describe());
+        if (dst.dtype() != DType.F32) throw new ShapeException("copyInto: destination must be F32, got " + dst.describe());
+        if (dst.numel() == 0) return;
+        if (src.dtype() != DType.F32 || (src.rank() > 0 && src.strides()[src.rank() - 1] != 1)) src = src.to(DType.F32);
+        if (dst.rank() == 0 || dst.strides()[dst.rank() - 1] != 1) {
+            float[] v = src.toFloatArray();
+            long[] shape = dst.shape(), st = dst.strides(), idx = new long[shape.length];
+            for (int i = 0; i < v.length; i++) {
+                long e = dst.offset();
+                for (int k = 0; k < idx.length; k++) e += idx[k] * st[k];
+                dst.storage().setAtIndex(F32_LE, e, v[i]);
+                for (int k = shape.length - 1; k >= 0; k--) { if (++idx[k] < shape[k]) break; idx[k] = 0; }
+            }
+            return;
+        }
+        // both have a unit-stride last dim: bulk-copy row by row (KV-cache writes, stacking batch rows)
+        long c = dst.dim(-1);
+        long[] d = rowOffsets(dst), s2 = rowOffsets(src);
+        for (int r = 0; r < d.length; r++)
+            MemorySegment.copy(src.storage(), s2[r] * 4, dst.storage(), d[r] * 4, c * 4);
+    }
+
     @Override
     public Tensor interpolate(Tensor x, int outH, int outW, Interpolation mode) {
         return InterpolationReference.interpolate(f32(x, "interpolate"), outH, outW, mode);

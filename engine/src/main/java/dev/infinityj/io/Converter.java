@@ -4,19 +4,18 @@ import dev.infinityj.BadInputException;
 import dev.infinityj.io.pth.PthFile;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
+import dev.infinityj.util.Checksums;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Converts any checkpoint {@link Checkpoints#open} reads into a safetensors file in infinityj's
@@ -66,30 +65,43 @@ public final class Converter {
             if (Files.exists(output) && Files.isSameFile(input, output))
                 throw new BadInputException(output + ": the output would overwrite the input");
             if (src.keys().isEmpty()) throw new BadInputException(input + ": holds no tensors; nothing to convert");
-            ModelKind kind = ModelKind.detect(src.keys());
             Map<String, String> meta = new LinkedHashMap<>();
-            meta.put("format", "pt");
             meta.put("source", input.getFileName() == null ? input.toString() : input.getFileName().toString());
-            meta.put("source_sha256", sha256(hashedFile(input, src)));
+            meta.put("source_sha256", Checksums.sha256(identifyingFile(input, src)));
             if (keyPath != null) meta.put("source_key_path", keyPath);
-            meta.put("dtype", precision.label());
-            meta.put("converter", VERSION);
-            meta.put("model_kind", kind.label());
-            List<SafetensorsWriter.Item> items = new ArrayList<>();
-            long bytes = 0;
-            for (String k : src.keys()) {
-                Tensor t = src.get(k);
-                DType to = precision.target(t.dtype());
-                SafetensorsWriter.Item it = new SafetensorsWriter.Item(k, to, t.shape(),
-                        () -> cast(t, to));
-                bytes += it.byteSize();
-                items.add(it);
-            }
-            SafetensorsWriter.write(output, meta, items);
-            return new Result(output, items.size(), bytes, kind, skipped(src), meta);
+            return write(src, output, precision, meta, k -> true);
         } catch (IOException e) {
             throw new BadInputException(input + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Writes the tensors of {@code src} whose key {@code keep} accepts to {@code output} in the native
+     * layout, atomically. {@code sourceMetadata} (source, source_sha256, ...) is recorded after
+     * {@code format} and before {@code dtype}, {@code converter} and {@code model_kind}.
+     */
+    public static Result write(WeightSource src, Path output, Precision precision, Map<String, String> sourceMetadata,
+                               Predicate<String> keep) {
+        List<String> keys = src.keys().stream().filter(keep).toList();
+        if (keys.isEmpty()) throw new BadInputException(src.describe() + ": holds no tensors to convert");
+        ModelKind kind = ModelKind.detect(new LinkedHashSet<>(keys));
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", "pt");
+        meta.putAll(sourceMetadata);
+        meta.put("dtype", precision.label());
+        meta.put("converter", VERSION);
+        meta.put("model_kind", kind.label());
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
+        long bytes = 0;
+        for (String k : keys) {
+            Tensor t = src.get(k);
+            DType to = precision.target(t.dtype());
+            SafetensorsWriter.Item it = new SafetensorsWriter.Item(k, to, t.shape(), () -> cast(t, to));
+            bytes += it.byteSize();
+            items.add(it);
+        }
+        SafetensorsWriter.write(output, meta, items);
+        return new Result(output, items.size(), bytes, kind, skipped(src), meta);
     }
 
     /** {@code t} in dtype {@code to}: itself when nothing changes; a tight loop for the common contiguous F32 → BF16 case. */
@@ -110,24 +122,11 @@ public final class Converter {
     }
 
     /** The file whose hash identifies the source: the index of a sharded set, else the file itself. */
-    private static Path hashedFile(Path input, WeightSource src) {
+    public static Path identifyingFile(Path input, WeightSource src) {
         WeightSource s = src instanceof WeightNames.Renamed r ? r.inner() : src;
         if (s instanceof ShardedSafetensors sh) return sh.index();
         if (s instanceof SafetensorsFile f) return f.path();
         return input;
-    }
-
-    public static String sha256(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 20];
-            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
-            return HexFormat.of().formatHex(md.digest());
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + e.getMessage(), e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
 }

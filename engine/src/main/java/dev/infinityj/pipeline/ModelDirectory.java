@@ -5,14 +5,10 @@ import dev.infinityj.util.AtomicFiles;
 import dev.infinityj.util.Json;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,16 +31,33 @@ public final class ModelDirectory {
     public static final String VAE = "vae.safetensors";
     public static final String T5_DIR = "t5";
 
-    /** One file of the manifest. */
-    public record FileEntry(String role, String file, String source, String sha256, long bytes) {
-        Map<String, Object> toJson() {
+    public static final String T5_CONFIG = T5_DIR + "/config.json";
+    public static final String T5_WEIGHTS = T5_DIR + "/model.safetensors";
+    public static final String FORMAT = "infinityj-model/1";
+
+    /**
+     * One file of the manifest under its role ({@code transformer}, {@code vae}, {@code t5},
+     * {@code t5_config}, {@code t5_tokenizer}, ...): the file relative to the directory, its
+     * sha256 and size, and the name and sha256 of the file it was made from.
+     */
+    public record FileEntry(String role, String file, String sha256, long bytes, String source, String sourceSha256) {
+        public Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("file", file);
-            m.put("source", source);
             m.put("sha256", sha256);
             m.put("bytes", bytes);
+            m.put("source", source);
+            m.put("source_sha256", sourceSha256);
             return m;
         }
+
+        /** The entry stored under {@code role} in a parsed manifest. */
+        public static FileEntry fromJson(String role, Map<?, ?> m) {
+            return new FileEntry(role, str(m.get("file")), str(m.get("sha256")),
+                    m.get("bytes") instanceof Number n ? n.longValue() : -1, str(m.get("source")), str(m.get("source_sha256")));
+        }
+
+        private static String str(Object o) { return o == null ? null : o.toString(); }
     }
 
     private final Path dir;
@@ -56,8 +69,8 @@ public final class ModelDirectory {
     }
 
     public static String howToGet() {
-        return "download infinity_2b_reg.pth and infinity_vae_d32_reg.pth (Hugging Face: FoundationVision/Infinity) and google/flan-t5-xl, "
-                + "then run: infinityj convert --transformer infinity_2b_reg.pth --vae infinity_vae_d32_reg.pth --t5 flan-t5-xl/ --out MODEL_DIR";
+        return "download infinity_2b_reg.pth and infinity_vae_d32reg.pth (Hugging Face: FoundationVision/Infinity) and google/flan-t5-xl, "
+                + "then run: infinityj convert --transformer infinity_2b_reg.pth --vae infinity_vae_d32reg.pth --t5 flan-t5-xl/ --out MODEL_DIR";
     }
 
     /** Opens and checks a model directory; names every missing file and how to produce it. */
@@ -65,7 +78,7 @@ public final class ModelDirectory {
         if (!Files.exists(dir)) throw new BadInputException("--model " + dir + ": directory not found; " + howToGet());
         if (!Files.isDirectory(dir)) throw new BadInputException("--model " + dir + ": not a directory (expected a converted model directory); " + howToGet());
         List<String> missing = new ArrayList<>();
-        for (String f : List.of(MANIFEST, TRANSFORMER, VAE, T5_DIR + "/config.json", T5_DIR + "/model.safetensors"))
+        for (String f : List.of(MANIFEST, TRANSFORMER, VAE, T5_CONFIG, T5_WEIGHTS))
             if (!Files.isRegularFile(dir.resolve(f))) missing.add(f);
         if (!Files.isRegularFile(dir.resolve(T5_DIR + "/spiece.model")) && !Files.isRegularFile(dir.resolve(T5_DIR + "/tokenizer.json")))
             missing.add(T5_DIR + "/spiece.model (or tokenizer.json)");
@@ -77,7 +90,7 @@ public final class ModelDirectory {
         } catch (IOException e) {
             throw new BadInputException(dir.resolve(MANIFEST) + ": cannot read: " + e.getMessage());
         }
-        if (!"infinityj-model/1".equals(m.get("format")))
+        if (!FORMAT.equals(m.get("format")))
             throw new BadInputException(dir.resolve(MANIFEST) + ": unknown format " + m.get("format") + " (expected infinityj-model/1)");
         return new ModelDirectory(dir, m);
     }
@@ -87,6 +100,18 @@ public final class ModelDirectory {
     public Path vae() { return dir.resolve(VAE); }
     public Path t5Dir() { return dir.resolve(T5_DIR); }
     public Map<String, Object> manifest() { return manifest; }
+
+    /** The manifest's file entries, by role, in manifest order. */
+    public List<FileEntry> files() { return files(manifest); }
+
+    /** The file entries of a parsed manifest, by role, in manifest order. */
+    public static List<FileEntry> files(Map<String, Object> manifest) {
+        List<FileEntry> out = new ArrayList<>();
+        if (manifest.get("files") instanceof Map<?, ?> files)
+            for (Map.Entry<?, ?> e : files.entrySet())
+                if (e.getValue() instanceof Map<?, ?> f) out.add(FileEntry.fromJson(String.valueOf(e.getKey()), f));
+        return out;
+    }
 
     /** sha256 per role, for PNG metadata. */
     @SuppressWarnings("unchecked")
@@ -98,9 +123,10 @@ public final class ModelDirectory {
         return out;
     }
 
+    /** Writes {@code dir/manifest.json} atomically (temporary file + rename). */
     public static void writeManifest(Path dir, List<FileEntry> files, Map<String, Object> pairing) {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("format", "infinityj-model/1");
+        m.put("format", FORMAT);
         Map<String, Object> fs = new LinkedHashMap<>();
         for (FileEntry f : files) fs.put(f.role(), f.toJson());
         m.put("files", fs);
@@ -108,17 +134,4 @@ public final class ModelDirectory {
         AtomicFiles.writeBytes(dir.resolve(MANIFEST), Json.writePretty(m).getBytes(StandardCharsets.UTF_8));
     }
 
-    public static String sha256(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 20];
-            int n;
-            while ((n = in.read(buf)) > 0) md.update(buf, 0, n);
-            return HexFormat.of().formatHex(md.digest());
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read: " + e.getMessage());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -40,6 +40,7 @@ public final class AtomicFiles {
         Path tmp = null;
         try {
             tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
+            ordinaryPermissions(tmp, abs);
             writer.write(tmp);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) { ch.force(true); }
             try {
@@ -52,6 +53,20 @@ public final class AtomicFiles {
             throw new BadInputException("cannot write " + target + ": " + e.getMessage(), e);
         } finally {
             if (tmp != null) try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
+        }
+    }
+
+    /**
+     * Temporary files are created private (rw-------); the finished file gets the permissions of
+     * the file it replaces, else those of an ordinary new file (rw-r--r--), so a model directory or
+     * an image is readable as any other file would be.
+     */
+    private static void ordinaryPermissions(Path tmp, Path target) throws IOException {
+        try {
+            Files.setPosixFilePermissions(tmp, Files.exists(target) ? Files.getPosixFilePermissions(target)
+                    : java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException ignored) {
+            // not a POSIX file system: the platform's defaults apply
         }
     }
 
