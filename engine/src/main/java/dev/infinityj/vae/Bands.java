@@ -27,9 +27,12 @@ final class Bands {
         return (int) Math.max(1, Math.min(Integer.MAX_VALUE, r));
     }
 
-    /** Evaluates {@code op} band by band into one host map [c, h, w]; a single band is returned as computed. */
+    /**
+     * Evaluates {@code op} band by band into one host map [c, h, w]. A single band (bandRows ≥ h)
+     * is returned as the backend computed it, without a round trip through host memory.
+     */
     static Tensor assemble(Backend be, int c, int h, int w, int bandRows, BandOp op) {
-        if (bandRows >= h) return be.download(op.rows(0, h)).contiguous();
+        if (bandRows >= h) return op.rows(0, h); // the whole-range view of a contiguous result
         Tensor out = Tensor.allocate(DType.F32, c, h, w);
         MemorySegment dst = out.segment();
         long rowBytes = (long) w * 4;
@@ -41,6 +44,11 @@ final class Bands {
                 MemorySegment.copy(src, (long) ch * n * rowBytes, dst, ((long) ch * h + y0) * rowBytes, n * rowBytes);
         }
         return out;
+    }
+
+    /** The input of a banded layer: host memory when it is read in several bands (band views are host views). */
+    static Tensor source(Backend be, Tensor x, int bandRows) {
+        return bandRows >= x.dim(1) ? x : be.download(x).contiguous();
     }
 
     /** Rows [a, b) of a map [C, H, W] (a view). */

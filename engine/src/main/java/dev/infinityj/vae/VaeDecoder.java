@@ -65,26 +65,27 @@ public final class VaeDecoder {
 
     /**
      * As {@link #decode(Backend, Tensor)}, evaluating every layer in row bands of about
-     * {@code bandBytes} of activations ({@code Long.MAX_VALUE}: whole maps). The result does
+     * {@code bandBytes} of activations ({@code Long.MAX_VALUE}: whole maps, which keeps every
+     * activation in the backend's memory; bands are assembled in host memory). The result does
      * not depend on the band size.
      */
     public Tensor decode(Backend be, Tensor latent, long bandBytes) {
         Tensor z = squeezeLatent(latent);
-        Tensor h = be.download(convIn.forward(be, be.upload(z)));
+        Tensor h = convIn.forward(be, be.upload(z));
         h = mid1.forward(be, h, bandBytes);
         h = mid2.forward(be, h, bandBytes);
         for (int i = config.levels() - 1; i >= 0; i--) {
             for (VaeResBlock b : up[i]) h = b.forward(be, h, bandBytes);
             if (upsample[i] != null) {
-                Tensor x = h;
                 Conv conv = upsample[i];
-                int c = (int) x.dim(0), h2 = 2 * (int) x.dim(1), w2 = 2 * (int) x.dim(2);
-                h = Bands.assemble(be, c, h2, w2, Bands.rowsFor(bandBytes, c, w2), (y0, y1) -> Bands.upsampleConv(be, x, conv, y0, y1));
+                int c = (int) h.dim(0), h2 = 2 * (int) h.dim(1), w2 = 2 * (int) h.dim(2), rows = Bands.rowsFor(bandBytes, c, w2);
+                Tensor x = rows >= h2 ? h : be.download(h).contiguous(); // banded: read band views from host memory
+                h = Bands.assemble(be, c, h2, w2, rows, (y0, y1) -> Bands.upsampleConv(be, x, conv, y0, y1));
             }
         }
-        Tensor x = h, st = normOut.stats(be, x);
-        int hh = (int) x.dim(1), ww = (int) x.dim(2);
-        Tensor img = Bands.assemble(be, 3, hh, ww, Bands.rowsFor(bandBytes, x.dim(0), ww),
+        int hh = (int) h.dim(1), ww = (int) h.dim(2), rows = Bands.rowsFor(bandBytes, h.dim(0), ww);
+        Tensor x = Bands.source(be, h, rows), st = normOut.stats(be, x);
+        Tensor img = Bands.assemble(be, 3, hh, ww, rows,
                 (y0, y1) -> Bands.normSwishConv(be, x, normOut, st, convOut, y0, y1));
         img = be.download(img).contiguous();
         clampInPlace(img);

@@ -31,12 +31,14 @@ public final class VaeResBlock {
      * Forward in row bands of about {@code bandBytes} of activations: holds x, h and the output
      * map plus one band of temporaries; identical results for any band size.
      */
-    public Tensor forward(Backend be, Tensor x, long bandBytes) {
-        int hh = (int) x.dim(1), ww = (int) x.dim(2);
+    public Tensor forward(Backend be, Tensor input, long bandBytes) {
+        int hh = (int) input.dim(1), ww = (int) input.dim(2);
         int rows = Bands.rowsFor(bandBytes, Math.max(in, out), ww);
+        Tensor x = Bands.source(be, input, rows);
         Tensor st1 = norm1.stats(be, x);
         Tensor h = Bands.assemble(be, out, hh, ww, rows, (y0, y1) -> Bands.normSwishConv(be, x, norm1, st1, conv1, y0, y1));
         Tensor st2 = norm2.stats(be, h);
+        // h is already host memory when banded (assemble), or the backend's whole map
         return Bands.assemble(be, out, hh, ww, rows, (y0, y1) -> {
             Tensor r = Bands.normSwishConv(be, h, norm2, st2, conv2, y0, y1);
             Tensor xr = be.upload(Bands.rows(x, y0, y1));
