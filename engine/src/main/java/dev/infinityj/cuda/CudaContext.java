@@ -159,8 +159,13 @@ public final class CudaContext implements AutoCloseable {
         return MemorySegment.ofAddress(ptr).reinterpret(n, Arena.ofAuto(), s -> pendingFree.add(p));
     }
 
-    /** Frees device memory whose tensors were garbage-collected. */
+    /**
+     * Frees device memory whose tensors were garbage-collected. The stream is synchronized first:
+     * a tensor can become unreachable while a kernel that reads it is still queued.
+     */
     public void collect() {
+        if (pendingFree.isEmpty() || closed) return;
+        stream.synchronize();
         Long p;
         while ((p = pendingFree.poll()) != null) free(p);
     }
@@ -202,16 +207,19 @@ public final class CudaContext implements AutoCloseable {
     }
 
     void copyHtoD(long dst, MemorySegment src, long bytes) {
+        makeCurrent();
         check(cu.cuMemcpyHtoDAsync(dst, src, bytes, stream.handle()), "cuMemcpyHtoDAsync");
         stream.synchronize(); // pageable host memory: the source may be freed right after we return
     }
 
     void copyDtoH(MemorySegment dst, long src, long bytes) {
+        makeCurrent();
         check(cu.cuMemcpyDtoHAsync(dst, src, bytes, stream.handle()), "cuMemcpyDtoHAsync");
         stream.synchronize();
     }
 
     void copyDtoD(long dst, long src, long bytes) {
+        makeCurrent();
         check(cu.cuMemcpyDtoDAsync(dst, src, bytes, stream.handle()), "cuMemcpyDtoDAsync");
     }
 
@@ -308,6 +316,7 @@ public final class CudaContext implements AutoCloseable {
         if (sig == null) throw new IllegalArgumentException("unknown kernel " + kernel);
         if (sig.length() != args.length)
             throw new IllegalArgumentException(kernel + ": " + args.length + " arguments for signature " + sig);
+        makeCurrent(); // the calling thread may not have the context yet
         MemorySegment f = function(kernel);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment params = a.allocate(ValueLayout.ADDRESS, args.length);
@@ -344,7 +353,7 @@ public final class CudaContext implements AutoCloseable {
         launch(kernel, (int) blocks, 1, 1, 256, 1, 1, 0, args);
     }
 
-    public void synchronize() { stream.synchronize(); }
+    public void synchronize() { makeCurrent(); stream.synchronize(); }
 
     @Override
     public synchronized void close() {
