@@ -14,6 +14,7 @@ import java.util.List;
  * A cuBLAS handle on the backend's stream (AutoCloseable): column-major GEMMs with fp32 accumulation
  * (CUBLAS_COMPUTE_32F) for bf16 or fp32 operands. Every status is checked and named.
  */
+@SuppressWarnings("restricted") // FFM: device pointers and driver-owned strings are reinterpreted on purpose
 final class Cublas implements AutoCloseable {
     private final CudaContext c;
     private final dev.infinityj.bindings.cuda.Cublas b;

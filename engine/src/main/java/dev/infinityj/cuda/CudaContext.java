@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Every driver call's CUresult is checked; a failure throws {@link CudaException} with the CUDA
  * error name (from cuGetErrorName, or {@link CudaError}'s table).
  */
+@SuppressWarnings("restricted") // FFM: device pointers and driver-owned strings are reinterpreted on purpose
 public final class CudaContext implements AutoCloseable {
     final CudaDriver cu;
     final int device;

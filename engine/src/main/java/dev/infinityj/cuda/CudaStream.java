@@ -24,9 +24,9 @@ public final class CudaStream implements AutoCloseable {
 
     public void synchronize() { c.check(c.cu.cuStreamSynchronize(handle), "cuStreamSynchronize"); }
 
-    /** Starts capturing this stream's work into a graph (CU_STREAM_CAPTURE_MODE_THREAD_LOCAL). */
+    /** Starts capturing this stream's work into a graph (relaxed mode: the backend may still call cuCtxSetCurrent while capturing). */
     public void beginCapture() {
-        c.check(c.cu.cuStreamBeginCapture(handle, dev.infinityj.bindings.cuda.CudaConstants.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+        c.check(c.cu.cuStreamBeginCapture(handle, dev.infinityj.bindings.cuda.CudaConstants.CU_STREAM_CAPTURE_MODE_RELAXED), "cuStreamBeginCapture");
     }
 
     /** Ends the capture and instantiates the graph for replay. */

@@ -8,6 +8,7 @@ import java.lang.foreign.ValueLayout;
  * Page-locked host memory (cuMemAllocHost), AutoCloseable: the staging buffer for asynchronous copies
  * ({@link #uploadAsync}, {@link #downloadAsync}) that overlap with kernels.
  */
+@SuppressWarnings("restricted") // FFM: device pointers and driver-owned strings are reinterpreted on purpose
 public final class PinnedBuffer implements AutoCloseable {
     private final CudaContext c;
     private final MemorySegment host;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The "unavailable: reason" path on machines without a usable GPU (this build machine has no libcuda). */
+@SuppressWarnings("restricted") // FFM: opening native libraries is the point
 class CudaBackendProbeTest {
     @Test
     void withoutADriverTheBackendIsUnavailableWithAOneLineReason() {

@@ -29,6 +29,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
  * upcall are recorded (an exception escaping an upcall would kill the JVM) and returned as
  * CUDA_ERROR_UNKNOWN; tests assert {@link #errors} is empty.
  */
+@SuppressWarnings("restricted") // FFM: device pointers and driver-owned strings are reinterpreted on purpose
 final class FakeCudaDriver {
     private final Arena arena = Arena.ofShared();
     private final Map<String, MemorySegment> stubs = new HashMap<>();

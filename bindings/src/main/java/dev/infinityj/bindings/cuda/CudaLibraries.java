@@ -37,6 +37,7 @@ import java.util.Set;
  * File names tried in each directory: {@link Lib#fileNames}. All path logic takes the environment
  * and a filesystem root as arguments, so tests run it on a fake tree.
  */
+@SuppressWarnings("restricted") // FFM: opening native libraries is the point
 public final class CudaLibraries {
     private CudaLibraries() {}
 

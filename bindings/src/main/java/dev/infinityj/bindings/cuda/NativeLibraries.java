@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Helpers shared by the generated binding classes. */
+@SuppressWarnings("restricted") // FFM: opening native libraries is the point
 public final class NativeLibraries {
     private NativeLibraries() {}
 
