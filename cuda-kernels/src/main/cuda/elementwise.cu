@@ -12,7 +12,8 @@ __device__ __forceinline__ float activate(float z, int act) {
     }
 }
 
-IJ_KERNEL void bias_act_f32(const float* __restrict__ x, const float* __restrict__ bias, float* __restrict__ y,
+// x and y may be the same buffer (the backend adds a GEMM's bias in place): no __restrict__ on them.
+IJ_KERNEL void bias_act_f32(const float* x, const float* __restrict__ bias, float* y,
                             long long n, int cols, int act) {
     GRID_STRIDE(i, n) {
         float z = x[i];
