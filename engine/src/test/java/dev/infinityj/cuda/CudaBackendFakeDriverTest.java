@@ -132,6 +132,75 @@ class CudaBackendFakeDriverTest {
                 fake.launches.stream().filter(n -> !n.equals("strided_copy_32")).toList());
     }
 
+    private void same(Tensor dev, Tensor want, double tol, String what) {
+        Tensor got = be.download(dev);
+        assertArrayEquals(want.shape(), got.shape(), what);
+        float[] g = got.toFloatArray(), w = want.toFloatArray();
+        double max = 1e-12, err = 0;
+        for (int i = 0; i < w.length; i++) { max = Math.max(max, Math.abs(w[i])); err = Math.max(err, Math.abs(g[i] - w[i])); }
+        assertTrue(err / max <= tol, what + ": relative error " + err / max);
+    }
+
+    /**
+     * Every op's values through the Java transcriptions of the kernels: checks what the backend passes
+     * (dimensions, strides, offsets, operand order), not the CUDA code itself.
+     */
+    @Test
+    void everyOpAgreesWithTheReferenceThroughTheEmulatedKernels() {
+        var ref = new dev.infinityj.backend.NaiveBackend();
+        Random r = new Random(7);
+        Tensor x = rand(r, 2, 7, 13), w = rand(r, 11, 13), bias = rand(r, 11), g = rand(r, 13), b = rand(r, 13);
+        Tensor xd = be.upload(x);
+        same(be.linear(xd, be.upload(w), bias), ref.linear(x, w, bias), 1e-5, "linear f32");
+        same(be.linear(xd, be.upload(w.to(DType.BF16)), null), ref.linear(x, w.to(DType.BF16), null), 1e-5, "linear bf16");
+        same(be.linear(xd.get(1), w.to(DType.F16), bias), ref.linear(x.get(1), w.to(DType.F16), bias), 1e-5, "linear f16, offset view");
+        Tensor a3 = rand(r, 3, 5, 7), b3 = rand(r, 3, 7, 4);
+        same(be.matmul(a3, b3), ref.matmul(a3, b3), 1e-5, "matmul");
+        same(be.matmul(a3.get(2), b3.get(2)), ref.matmul(a3.get(2), b3.get(2)), 1e-5, "matmul rank 2");
+        same(be.layerNorm(xd, g, b, 1e-6f), ref.layerNorm(x, g, b, 1e-6f), 1e-5, "layerNorm");
+        same(be.adaLayerNorm(xd, g, b, 1e-6f), ref.adaLayerNorm(x, g, b, 1e-6f), 1e-5, "adaLayerNorm");
+        same(be.rmsNorm(xd, g.to(DType.BF16), 1e-6f), ref.rmsNorm(x, g.to(DType.BF16), 1e-6f), 1e-5, "rmsNorm");
+        same(be.rmsNorm(xd, g.to(DType.F16), 1e-6f), ref.rmsNorm(x, g.to(DType.F16), 1e-6f), 1e-5, "rmsNorm f16 weight");
+        same(be.softmax(xd), ref.softmax(x), 1e-5, "softmax");
+        same(be.geluTanh(xd), ref.geluTanh(x), 1e-6, "geluTanh");
+        same(be.geluErf(xd), ref.geluErf(x), 1e-6, "geluErf");
+        same(be.silu(xd), ref.silu(x), 1e-6, "silu");
+        same(be.relu(xd), ref.relu(x), 0, "relu");
+        same(be.biasAct(xd, b, 3), ref.silu(ref.add(x, b)), 1e-6, "bias+silu");
+        Tensor packed = rand(r, 5, 3, 3, 8), pd = be.upload(packed);
+        Tensor k = rand(r, 9, 3, 8), v = rand(r, 9, 3, 6), ab = rand(r, 3, 5, 9);
+        Tensor q = pd.permute(1, 0, 2, 3).get(0), qh = packed.permute(1, 0, 2, 3).get(0);
+        same(be.attention(q, k, v, 0.3f), ref.attention(qh, k, v, 0.3f), 1e-5, "attention strided q");
+        same(be.attentionWithBias(q, k, v, ab, 1f), ref.attentionWithBias(qh, k, v, ab, 1f), 1e-5, "attentionWithBias");
+        Tensor hs = rand(r, 3);
+        same(be.headL2Normalize(pd.permute(1, 0, 2, 3).get(1), hs, 1e-6f), ref.headL2Normalize(packed.permute(1, 0, 2, 3).get(1), hs, 1e-6f), 1e-6, "headL2Normalize strided");
+        Tensor rx = rand(r, 5, 3, 8), cos = rand(r, 5, 4), sin = rand(r, 5, 4);
+        Tensor rd = be.upload(rx);
+        be.ropeInterleavedInPlace(rd, cos, sin);
+        ref.ropeInterleavedInPlace(rx, cos, sin);
+        same(rd, rx, 0, "rope");
+        Tensor map = rand(r, 4, 5, 7), md = be.upload(map);
+        for (Interpolation mode : Interpolation.values())
+            same(be.interpolate(md, 9, 11, mode), ref.interpolate(map, 9, 11, mode), 0, mode.toString());
+        same(be.interpolate(md, 2, 3, Interpolation.BILINEAR), ref.interpolate(map, 2, 3, Interpolation.BILINEAR), 0, "bilinear down");
+        Tensor acc0 = rand(r, 4, 10, 14), acc = be.upload(acc0);
+        be.accumulateBilinear(acc, md);
+        same(acc, ref.add(acc0, ref.interpolate(map, 10, 14, Interpolation.BILINEAR)), 0, "accumulateBilinear");
+        Tensor cw = rand(r, 6, 4, 3, 3), cb = rand(r, 6);
+        same(be.conv2d(md, cw, cb, 1, 1), ref.conv2d(map, cw, cb, 1, 1), 1e-5, "conv2d");
+        same(be.conv2d(md, cw.to(DType.BF16), null, 2, 0), ref.conv2d(map, cw.to(DType.BF16), null, 2, 0), 1e-5, "conv2d stride 2 bf16");
+        Tensor gw = rand(r, 4), gb = rand(r, 4);
+        same(be.groupNorm(md, 2, gw, gb, 1e-6f), ref.groupNorm(map, 2, gw, gb, 1e-6f), 1e-5, "groupNorm");
+        Tensor st = be.groupNormStats(md, 2, 1e-6f);
+        same(st, ref.groupNormStats(map, 2, 1e-6f), 1e-6, "groupNormStats");
+        same(be.groupNormApply(md.slice(1, 1, 4), 2, st, gw, null, true),
+                ref.groupNormApply(map.slice(1, 1, 4).contiguous(), 2, ref.groupNormStats(map, 2, 1e-6f), gw, null, true), 1e-5, "groupNormApply band");
+        assertTrue(fake.launches.containsAll(Kernels.SIGNATURE.keySet().stream()
+                .filter(n -> !n.equals("philox_words") && !n.equals("bit_sample") && !n.equals("bits_to_codes")
+                        && !n.equals("f32_to_bf16") && !n.equals("bf16_to_f32") && !n.equals("scale_f32")
+                        && !n.equals("binary_bcast_f32") && !n.equals("add_inplace_f32")).toList()), "launched: " + new java.util.TreeSet<>(fake.launches));
+    }
+
     static float[] mix(float[] cond, float[] uncond, double cfg, double tau) throws ReflectiveOperationException {
         Method m = Class.forName("dev.infinityj.model.InfinityGenerator").getDeclaredMethod("mix", float[].class, float[].class, double.class, double.class);
         m.setAccessible(true);

@@ -178,10 +178,226 @@ final class FakeCudaDriver {
             }
         }
         launches.add(k);
+        grid = new int[] {(Integer) a[1], (Integer) a[2], (Integer) a[3]};
         emulate(k, v);
     }
 
     private MemorySegment f32(Object p, long n) { return dev((Long) p, n * 4); }
+
+    private int[] grid;
+
+    private float rf(Object p, long i) { return dev((Long) p + i * 4, 4).get(ValueLayout.JAVA_FLOAT, 0); }
+    private void wf(Object p, long i, float x) { dev((Long) p + i * 4, 4).set(ValueLayout.JAVA_FLOAT, 0, x); }
+    private static boolean nul(Object p) { return (Long) p == 0; }
+    private static long L(Object o) { return (Long) o; }
+    private static int I(Object o) { return (Integer) o; }
+    private static float F(Object o) { return (Float) o; }
+
+    /** A weight element of the GEMM kernels: F32, BF16 or F16 by kernel name. */
+    private float weight(String k, Object p, long i) {
+        if (k.endsWith("_f32")) return rf(p, i);
+        short h = dev((Long) p + i * 2, 2).get(ValueLayout.JAVA_SHORT, 0);
+        return k.endsWith("_bf16") ? DType.bf16ToF32(h) : Float.float16ToFloat(h);
+    }
+
+    private static float act(float z, int act) {
+        return switch (act) {
+            case 1 -> (float) (0.5 * z * (1.0 + Math.tanh(0.7978845608028654 * (z + 0.044715 * (double) z * z * z))));
+            case 2 -> (float) (0.5 * z * (1.0 + dev.infinityj.backend.NaiveBackend.erf(z / 1.4142135623730951)));
+            case 3 -> (float) (z / (1.0 + Math.exp(-(double) z)));
+            case 4 -> Math.max(z, 0f);
+            default -> z;
+        };
+    }
+
+    /** Java transcriptions of the remaining kernels (fp32/double as in the .cu sources). */
+    private boolean emulateMore(String k, Object[] v) {
+        switch (k) {
+            case "gemm_xwT_f32", "gemm_xwT_bf16", "gemm_xwT_f16" -> {
+                int M = I(v[4]), N = I(v[5]), K = I(v[6]);
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        float acc = 0;
+                        for (int q = 0; q < K; q++) acc += rf(v[0], (long) m * K + q) * weight(k, v[1], (long) n * K + q);
+                        wf(v[3], (long) m * N + n, acc + (nul(v[2]) ? 0f : rf(v[2], n)));
+                    }
+            }
+            case "bmm_f32" -> {
+                int M = I(v[3]), N = I(v[4]), K = I(v[5]);
+                for (int z = 0; z < grid[2]; z++)
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++) {
+                            float acc = 0;
+                            for (int q = 0; q < K; q++) acc += rf(v[0], (long) z * M * K + (long) m * K + q) * rf(v[1], (long) z * K * N + (long) q * N + n);
+                            wf(v[2], (long) z * M * N + (long) m * N + n, acc);
+                        }
+            }
+            case "layer_norm_f32" -> {
+                long rows = L(v[6]); int cols = I(v[7]); float eps = F(v[8]);
+                for (long r = 0; r < rows; r++) {
+                    double s = 0, var = 0;
+                    for (int j = 0; j < cols; j++) s += rf(v[0], r * cols + j);
+                    double mean = s / cols;
+                    for (int j = 0; j < cols; j++) { double d = rf(v[0], r * cols + j) - mean; var += d * d; }
+                    double inv = 1.0 / Math.sqrt(var / cols + eps);
+                    for (int j = 0; j < cols; j++) {
+                        float o = (float) ((rf(v[0], r * cols + j) - mean) * inv);
+                        if (!nul(v[2])) o *= rf(v[2], j);
+                        if (!nul(v[3])) o += rf(v[3], j);
+                        if (!nul(v[4])) o = o * (1f + rf(v[4], j)) + rf(v[5], j);
+                        wf(v[1], r * cols + j, o);
+                    }
+                }
+            }
+            case "rms_norm_f32" -> {
+                long rows = L(v[3]); int cols = I(v[4]); float eps = F(v[5]);
+                for (long r = 0; r < rows; r++) {
+                    double s = 0;
+                    for (int j = 0; j < cols; j++) { double x = rf(v[0], r * cols + j); s += x * x; }
+                    double inv = 1.0 / Math.sqrt(s / cols + eps);
+                    for (int j = 0; j < cols; j++) {
+                        float o = (float) (rf(v[0], r * cols + j) * inv);
+                        if (!nul(v[2])) o *= rf(v[2], j);
+                        wf(v[1], r * cols + j, o);
+                    }
+                }
+            }
+            case "softmax_f32" -> {
+                long rows = L(v[2]); int cols = I(v[3]);
+                for (long r = 0; r < rows; r++) {
+                    float m = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j < cols; j++) m = Math.max(m, rf(v[0], r * cols + j));
+                    double s = 0;
+                    for (int j = 0; j < cols; j++) s += Math.exp(rf(v[0], r * cols + j) - m);
+                    for (int j = 0; j < cols; j++) wf(v[1], r * cols + j, (float) (Math.exp(rf(v[0], r * cols + j) - m) / s));
+                }
+            }
+            case "head_l2_normalize_f32" -> {
+                long Lr = L(v[3]); int H = I(v[4]), D = I(v[5]); long sL = L(v[6]), sH = L(v[7]); float eps = F(v[8]);
+                for (long row = 0; row < Lr * H; row++) {
+                    long l = row / H; int h = (int) (row % H);
+                    long base = l * sL + h * sH;
+                    double ss = 0;
+                    for (int p = 0; p < D; p++) { double x = rf(v[0], base + p); ss += x * x; }
+                    float inv = 1f / Math.max((float) Math.sqrt(ss), eps), m = nul(v[2]) ? 1f : rf(v[2], h);
+                    for (int p = 0; p < D; p++) wf(v[1], row * D + p, rf(v[0], base + p) * inv * m);
+                }
+            }
+            case "group_norm_stats_f32" -> {
+                int groups = I(v[2]); long per = L(v[3]); float eps = F(v[4]);
+                for (int g = 0; g < groups; g++) {
+                    double s = 0, var = 0;
+                    for (long i = 0; i < per; i++) s += rf(v[0], g * per + i);
+                    double mean = s / per;
+                    for (long i = 0; i < per; i++) { double d = rf(v[0], g * per + i) - mean; var += d * d; }
+                    wf(v[1], 2L * g, (float) mean);
+                    wf(v[1], 2L * g + 1, (float) (1.0 / Math.sqrt(var / per + eps)));
+                }
+            }
+            case "group_norm_apply_f32" -> {
+                int C = I(v[5]), groups = I(v[7]), silu = I(v[8]); long HW = L(v[6]);
+                int cg = C / groups;
+                for (long i = 0; i < C * HW; i++) {
+                    int c = (int) (i / HW), g = c / cg;
+                    float x = (rf(v[0], i) - rf(v[2], 2L * g)) * rf(v[2], 2L * g + 1);
+                    if (!nul(v[3])) x *= rf(v[3], c);
+                    if (!nul(v[4])) x += rf(v[4], c);
+                    if (silu != 0) x = x / (1f + (float) Math.exp(-x));
+                    wf(v[1], i, x);
+                }
+            }
+            case "bias_act_f32" -> {
+                long n = L(v[3]); int cols = I(v[4]), a = I(v[5]);
+                for (long i = 0; i < n; i++) {
+                    float z = rf(v[0], i);
+                    if (!nul(v[1])) z += rf(v[1], i % cols);
+                    wf(v[2], i, act(z, a));
+                }
+            }
+            case "f32_to_bf16" -> {
+                long n = L(v[2]);
+                for (long i = 0; i < n; i++) dev(L(v[1]) + 2 * i, 2).set(ValueLayout.JAVA_SHORT, 0, DType.f32ToBf16(rf(v[0], i)));
+            }
+            case "f16_to_f32" -> {
+                long n = L(v[2]);
+                for (long i = 0; i < n; i++) wf(v[1], i, Float.float16ToFloat(dev(L(v[0]) + 2 * i, 2).get(ValueLayout.JAVA_SHORT, 0)));
+            }
+            case "rope_interleaved_f32" -> {
+                long Lr = L(v[3]); int H = I(v[4]), D = I(v[5]), half = D / 2;
+                for (long i = 0; i < Lr * H * half; i++) {
+                    long p = i % half, th = i / half, t = th / H, at = th * D + 2 * p;
+                    float x0 = rf(v[0], at), x1 = rf(v[0], at + 1), c = rf(v[1], t * half + p), s = rf(v[2], t * half + p);
+                    wf(v[0], at, x0 * c - x1 * s);
+                    wf(v[0], at + 1, x0 * s + x1 * c);
+                }
+            }
+            case "bilinear_f32", "nearest_f32" -> {
+                int C = I(v[2]), ih = I(v[3]), iw = I(v[4]), oh = I(v[5]), ow = I(v[6]), flag = I(v[7]);
+                float sh = (float) ih / oh, sw = (float) iw / ow;
+                for (long i = 0; i < (long) C * oh * ow; i++) {
+                    int xx = (int) (i % ow), yy = (int) ((i / ow) % oh);
+                    long c = i / ((long) oh * ow), b = c * ih * iw;
+                    if (k.equals("nearest_f32")) {
+                        int sy = Math.min((int) Math.floor(flag != 0 ? (yy + 0.5f) * sh : yy * sh), ih - 1);
+                        int sx = Math.min((int) Math.floor(flag != 0 ? (xx + 0.5f) * sw : xx * sw), iw - 1);
+                        wf(v[1], i, rf(v[0], b + (long) sy * iw + sx));
+                        continue;
+                    }
+                    float sy = Math.max(sh * (yy + 0.5f) - 0.5f, 0f);
+                    int y0 = (int) sy, y1 = Math.min(y0 + 1, ih - 1);
+                    float ly = sy - y0, hy = 1f - ly;
+                    float sx = Math.max(sw * (xx + 0.5f) - 0.5f, 0f);
+                    int x0 = (int) sx, x1 = Math.min(x0 + 1, iw - 1);
+                    float lx = sx - x0, hx = 1f - lx;
+                    float val = hy * (hx * rf(v[0], b + (long) y0 * iw + x0) + lx * rf(v[0], b + (long) y0 * iw + x1))
+                            + ly * (hx * rf(v[0], b + (long) y1 * iw + x0) + lx * rf(v[0], b + (long) y1 * iw + x1));
+                    wf(v[1], i, flag != 0 ? rf(v[1], i) + val : val);
+                }
+            }
+            case "conv2d_f32" -> {
+                int C = I(v[4]), H = I(v[5]), W = I(v[6]), O = I(v[7]), kh = I(v[8]), kw = I(v[9]), st = I(v[10]), pad = I(v[11]), Ho = I(v[12]), Wo = I(v[13]);
+                for (long i = 0; i < (long) O * Ho * Wo; i++) {
+                    int ox = (int) (i % Wo), oy = (int) ((i / Wo) % Ho);
+                    long oc = i / ((long) Ho * Wo);
+                    float acc = nul(v[2]) ? 0f : rf(v[2], oc);
+                    for (int ic = 0; ic < C; ic++)
+                        for (int dy = 0; dy < kh; dy++) {
+                            int iy = oy * st - pad + dy;
+                            if (iy < 0 || iy >= H) continue;
+                            for (int dx = 0; dx < kw; dx++) {
+                                int ix = ox * st - pad + dx;
+                                if (ix < 0 || ix >= W) continue;
+                                acc += rf(v[0], ((long) ic * H + iy) * W + ix) * rf(v[1], ((oc * C + ic) * kh + dy) * kw + dx);
+                            }
+                        }
+                    wf(v[3], i, acc);
+                }
+            }
+            case "attention_f32" -> {
+                int Lq = I(v[5]), Lk = I(v[6]), H = I(v[7]), D = I(v[8]), Dv = I(v[9]);
+                long qsL = L(v[10]), qsH = L(v[11]), ksL = L(v[12]), ksH = L(v[13]), vsL = L(v[14]), vsH = L(v[15]);
+                float scale = F(v[16]);
+                for (int i = 0; i < Lq; i++)
+                    for (int h = 0; h < H; h++) {
+                        float m = Float.NEGATIVE_INFINITY, sum = 0;
+                        float[] acc = new float[Dv];
+                        for (int j = 0; j < Lk; j++) {
+                            float d = 0;
+                            for (int p = 0; p < D; p++) d += rf(v[0], i * qsL + h * qsH + p) * rf(v[1], j * ksL + h * ksH + p);
+                            float s = d * scale;
+                            if (!nul(v[3])) s += rf(v[3], ((long) h * Lq + i) * Lk + j);
+                            float mn = Math.max(m, s), corr = (float) Math.exp(m - mn), e = (float) Math.exp(s - mn);
+                            sum = sum * corr + e;
+                            for (int p = 0; p < Dv; p++) acc[p] = acc[p] * corr + e * rf(v[2], j * vsL + h * vsH + p);
+                            m = mn;
+                        }
+                        for (int p = 0; p < Dv; p++) wf(v[4], ((long) i * H + h) * Dv + p, acc[p] / sum);
+                    }
+            }
+            default -> { return false; }
+        }
+        return true;
+    }
 
     /** Java transcriptions of some kernels (same arithmetic as the .cu sources). */
     private void emulate(String k, Object[] v) {
@@ -265,7 +481,7 @@ final class FakeCudaDriver {
                     codes.setAtIndex(ValueLayout.JAVA_FLOAT, ((long) c * H + f * y + dy) * W + f * x + dx, bits.get(ValueLayout.JAVA_BYTE, i) != 0 ? mag : -mag);
                 }
             }
-            default -> { /* not emulated: output stays as allocated */ }
+            default -> emulateMore(k, v);
         }
     }
 }
