@@ -1,0 +1,60 @@
+package dev.infinityj.cuda;
+
+import java.util.Map;
+
+/**
+ * The kernels of cuda-kernels/src/main/cuda and the argument kinds each takes, in order:
+ * {@code p} pointer (8 bytes), {@code l} 64-bit integer, {@code i} 32-bit integer, {@code f} float,
+ * {@code S} the 168-byte Strided6 struct of elementwise.cu. {@link CudaContext#launch} checks every
+ * launch against this table, and KernelSignatureTest checks the table against the PTX parameter lists,
+ * so an argument of the wrong width is caught without a GPU.
+ */
+public final class Kernels {
+    private Kernels() {}
+
+    /** kernel → module (the .cu file's base name). */
+    public static final Map<String, String> MODULE = Map.ofEntries(
+            Map.entry("layer_norm_f32", "norm"), Map.entry("rms_norm_f32", "norm"), Map.entry("softmax_f32", "norm"),
+            Map.entry("head_l2_normalize_f32", "norm"), Map.entry("group_norm_stats_f32", "norm"),
+            Map.entry("group_norm_apply_f32", "norm"),
+            Map.entry("bias_act_f32", "elementwise"), Map.entry("binary_bcast_f32", "elementwise"),
+            Map.entry("scale_f32", "elementwise"), Map.entry("add_inplace_f32", "elementwise"),
+            Map.entry("f32_to_bf16", "elementwise"), Map.entry("bf16_to_f32", "elementwise"),
+            Map.entry("f16_to_f32", "elementwise"), Map.entry("strided_copy_32", "elementwise"),
+            Map.entry("rope_interleaved_f32", "rope"),
+            Map.entry("philox_words", "sampler"), Map.entry("bit_sample", "sampler"), Map.entry("bits_to_codes", "sampler"),
+            Map.entry("bilinear_f32", "interpolate"), Map.entry("nearest_f32", "interpolate"),
+            Map.entry("gemm_xwT_f32", "gemm"), Map.entry("gemm_xwT_bf16", "gemm"), Map.entry("gemm_xwT_f16", "gemm"),
+            Map.entry("bmm_f32", "gemm"), Map.entry("conv2d_f32", "gemm"),
+            Map.entry("attention_f32", "attention"));
+
+    /** kernel → argument kinds. */
+    public static final Map<String, String> SIGNATURE = Map.ofEntries(
+            Map.entry("layer_norm_f32", "ppppppl" + "if"),
+            Map.entry("rms_norm_f32", "ppplif"),
+            Map.entry("softmax_f32", "ppli"),
+            Map.entry("head_l2_normalize_f32", "ppplii" + "llf"),
+            Map.entry("group_norm_stats_f32", "ppilf"),
+            Map.entry("group_norm_apply_f32", "pppppi" + "lii"),
+            Map.entry("bias_act_f32", "pppl" + "ii"),
+            Map.entry("binary_bcast_f32", "pppll" + "i"),
+            Map.entry("scale_f32", "pplf"),
+            Map.entry("add_inplace_f32", "ppl"),
+            Map.entry("f32_to_bf16", "ppl"), Map.entry("bf16_to_f32", "ppl"), Map.entry("f16_to_f32", "ppl"),
+            Map.entry("strided_copy_32", "ppSl"),
+            Map.entry("rope_interleaved_f32", "pppl" + "ii"),
+            Map.entry("philox_words", "plill"),
+            Map.entry("bit_sample", "ppfffl" + "iif" + "lil" + "pp"),
+            Map.entry("bits_to_codes", "pp" + "iiiif"),
+            Map.entry("bilinear_f32", "pp" + "iiiiii"),
+            Map.entry("nearest_f32", "pp" + "iiiiii"),
+            Map.entry("gemm_xwT_f32", "pppp" + "iii"), Map.entry("gemm_xwT_bf16", "pppp" + "iii"),
+            Map.entry("gemm_xwT_f16", "pppp" + "iii"),
+            Map.entry("bmm_f32", "ppp" + "iii"),
+            Map.entry("conv2d_f32", "pppp" + "iiiiiiiiii"),
+            Map.entry("attention_f32", "ppppp" + "iiiii" + "llllll" + "f"));
+
+    /** Byte size of the Strided6 struct (elementwise.cu): 18 longs, 2 longs, an int, padded to 8. */
+    public static final int STRIDED6_BYTES = 168;
+    public static final int STRIDED_MAX_RANK = 6;
+}

@@ -1,0 +1,327 @@
+package dev.infinityj.cuda;
+
+import dev.infinityj.backend.Interpolation;
+import dev.infinityj.model.BitCodes;
+import dev.infinityj.model.LatentLayout;
+import dev.infinityj.sampling.BitSampler;
+import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.reflect.Method;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The whole CUDA backend on {@link FakeCudaDriver}: every op's launch plumbing (kernel names, argument
+ * kinds, pointers inside live allocations), host↔device copies, strided views, the sampler's host-side
+ * constants (through the Java transcription of bit_sample), error naming, and allocation lifetimes
+ * over a thousand generation-like loops. Kernel numerics need a GPU: CudaBackendGpuTest.
+ */
+class CudaBackendFakeDriverTest {
+    FakeCudaDriver fake;
+    CudaBackend be;
+
+    @BeforeEach
+    void open() throws ReflectiveOperationException {
+        assumeTrue(CudaContext.kernelsMissingReason() == null, "CUDA kernels not in this build: " + CudaContext.kernelsMissingReason());
+        fake = new FakeCudaDriver();
+        be = new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false));
+    }
+
+    @AfterEach
+    void close() {
+        if (be != null) be.close();
+        if (fake != null) assertEquals(List.of(), fake.errors, "errors inside the fake driver");
+    }
+
+    static Tensor rand(Random r, long... shape) {
+        float[] v = new float[(int) Tensor.numel(shape)];
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+        return Tensor.ofFloats(v, shape);
+    }
+
+    @Test
+    void uploadDownloadRoundTripAndDeviceResidency() {
+        Random r = new Random(1);
+        Tensor h = rand(r, 3, 5, 7);
+        Tensor d = be.upload(h);
+        assertTrue(be.isDevice(d));
+        assertFalse(be.isDevice(h));
+        assertSame(d, be.upload(d));
+        assertArrayEquals(h.toFloatArray(), be.download(d).toFloatArray());
+        Tensor b = be.upload(h.to(DType.BF16));
+        assertEquals(DType.BF16, b.dtype());
+        assertArrayEquals(h.to(DType.BF16).toFloatArray(), be.download(b).toFloatArray());
+        // a contiguous view with an offset, and a strided view (through the strided-copy kernel)
+        assertArrayEquals(h.get(2).toFloatArray(), be.download(d.get(2)).toFloatArray());
+        Tensor t = d.transpose(0, 2);
+        assertArrayEquals(h.transpose(0, 2).contiguous().toFloatArray(), be.download(t).toFloatArray());
+        assertTrue(fake.launches.contains("strided_copy_32"));
+        Tensor z = be.allocate(DType.F32, 4, 4);
+        assertArrayEquals(new float[16], be.download(z).toFloatArray());
+    }
+
+    @Test
+    void elementwiseValuesThroughTheEmulatedKernels() {
+        Random r = new Random(2);
+        Tensor a = rand(r, 5, 9), b = rand(r, 9);
+        assertArrayEquals(new dev.infinityj.backend.NaiveBackend().add(a, b).toFloatArray(), be.download(be.add(be.upload(a), b)).toFloatArray());
+        assertArrayEquals(new dev.infinityj.backend.NaiveBackend().mul(a, b).toFloatArray(), be.download(be.mul(a, be.upload(b))).toFloatArray());
+        assertArrayEquals(new dev.infinityj.backend.NaiveBackend().scale(a, 0.3f).toFloatArray(), be.download(be.scale(be.upload(a), 0.3f)).toFloatArray());
+        Tensor acc = be.upload(a);
+        be.addInPlace(acc, be.upload(a));
+        assertArrayEquals(new dev.infinityj.backend.NaiveBackend().scale(a, 2f).toFloatArray(), be.download(acc).toFloatArray());
+        // BF16 inputs are widened on the device
+        Tensor ab = a.to(DType.BF16);
+        assertArrayEquals(new dev.infinityj.backend.NaiveBackend().add(ab.to(DType.F32), b).toFloatArray(), be.download(be.add(be.upload(ab), b)).toFloatArray());
+        // copyInto a strided destination (KV-cache rows)
+        Tensor cache = be.allocate(DType.F32, 6, 2, 9);
+        Tensor rows = rand(r, 3, 9);
+        be.copyInto(cache.get(1).slice(0, 0, 1), be.upload(rows.slice(0, 0, 1)));      // contiguous destination
+        be.copyInto(cache.slice(0, 2, 5).slice(1, 1, 2), be.upload(rows.reshape(3, 1, 9))); // strided destination
+        Tensor back = be.download(cache);
+        for (int j = 0; j < 9; j++) assertEquals(rows.getFloat(0, j), back.getFloat(1, 0, j));
+        for (int i = 0; i < 3; i++) for (int j = 0; j < 9; j++) assertEquals(rows.getFloat(i, j), back.getFloat(2 + i, 1, j));
+    }
+
+    @Test
+    void everyOpLaunchesItsKernelWithWellFormedArguments() {
+        Random r = new Random(3);
+        Tensor x = be.upload(rand(r, 7, 13));
+        Tensor wb = be.upload(rand(r, 11, 13).to(DType.BF16));
+        be.linear(x, wb, rand(r, 11));
+        be.linear(x, be.upload(rand(r, 11, 13)), null);
+        be.linear(x, be.upload(rand(r, 11, 13).to(DType.F16)), null);
+        be.matmul(be.upload(rand(r, 3, 5, 7)), rand(r, 3, 7, 4));
+        be.layerNorm(x, rand(r, 13), rand(r, 13), 1e-6f);
+        be.adaLayerNorm(x, rand(r, 13), rand(r, 13), 1e-6f);
+        be.rmsNorm(x, rand(r, 13).to(DType.BF16), 1e-6f);
+        be.softmax(x);
+        be.geluTanh(x); be.geluErf(x); be.silu(x); be.relu(x);
+        be.biasAct(x, rand(r, 13), 1);
+        Tensor qkv = be.upload(rand(r, 5, 3, 3, 8)); // [L, 3, H, D] packed: strided q/k/v views
+        // no reshape of strided device views: Tensor.reshape would copy through the host
+        Tensor q = qkv.permute(1, 0, 2, 3).get(0), k = be.upload(rand(r, 9, 3, 8)), v = be.upload(rand(r, 9, 3, 6));
+        be.attention(q, k, v, 0.3f);
+        be.attentionWithBias(q, k, v, rand(r, 3, 5, 9), 1f);
+        be.headL2Normalize(qkv.permute(1, 0, 2, 3).get(1), rand(r, 3), 1e-6f);
+        Tensor rq = be.upload(rand(r, 5, 3, 8));
+        be.ropeInterleavedInPlace(rq, rand(r, 5, 4), rand(r, 5, 4));
+        Tensor map = be.upload(rand(r, 4, 5, 7));
+        be.interpolate(map, 9, 11, Interpolation.BILINEAR);
+        be.interpolate(map, 3, 2, Interpolation.NEAREST);
+        be.interpolate(map, 3, 2, Interpolation.NEAREST_EXACT);
+        Tensor area = be.interpolate(map, 2, 3, Interpolation.AREA); // host fallback
+        assertTrue(be.isDevice(area));
+        be.conv2d(map, rand(r, 6, 4, 3, 3), rand(r, 6), 1, 1);
+        be.groupNorm(map, 2, rand(r, 4), rand(r, 4), 1e-6f);
+        be.groupNormApply(map, 2, be.groupNormStats(map, 2, 1e-6f), null, null, true);
+        Tensor acc = be.allocate(DType.F32, 4, 10, 14);
+        be.accumulateBilinear(acc, map);
+        assertEquals(List.of("gemm_xwT_bf16", "gemm_xwT_f32", "gemm_xwT_f16", "bmm_f32", "layer_norm_f32", "layer_norm_f32",
+                        "bf16_to_f32", "rms_norm_f32", "softmax_f32", "bias_act_f32", "bias_act_f32", "bias_act_f32", "bias_act_f32",
+                        "bias_act_f32", "attention_f32", "attention_f32", "head_l2_normalize_f32", "rope_interleaved_f32",
+                        "bilinear_f32", "nearest_f32", "nearest_f32", "conv2d_f32", "group_norm_stats_f32", "group_norm_apply_f32",
+                        "group_norm_stats_f32", "group_norm_apply_f32", "bilinear_f32"),
+                fake.launches.stream().filter(n -> !n.equals("strided_copy_32")).toList());
+    }
+
+    private void same(Tensor dev, Tensor want, double tol, String what) {
+        Tensor got = be.download(dev);
+        assertArrayEquals(want.shape(), got.shape(), what);
+        float[] g = got.toFloatArray(), w = want.toFloatArray();
+        double max = 1e-12, err = 0;
+        for (int i = 0; i < w.length; i++) { max = Math.max(max, Math.abs(w[i])); err = Math.max(err, Math.abs(g[i] - w[i])); }
+        assertTrue(err / max <= tol, what + ": relative error " + err / max);
+    }
+
+    /**
+     * Every op's values through the Java transcriptions of the kernels: checks what the backend passes
+     * (dimensions, strides, offsets, operand order), not the CUDA code itself.
+     */
+    @Test
+    void everyOpAgreesWithTheReferenceThroughTheEmulatedKernels() {
+        var ref = new dev.infinityj.backend.NaiveBackend();
+        Random r = new Random(7);
+        Tensor x = rand(r, 2, 7, 13), w = rand(r, 11, 13), bias = rand(r, 11), g = rand(r, 13), b = rand(r, 13);
+        Tensor xd = be.upload(x);
+        same(be.linear(xd, be.upload(w), bias), ref.linear(x, w, bias), 1e-5, "linear f32");
+        same(be.linear(xd, be.upload(w.to(DType.BF16)), null), ref.linear(x, w.to(DType.BF16), null), 1e-5, "linear bf16");
+        same(be.linear(xd.get(1), w.to(DType.F16), bias), ref.linear(x.get(1), w.to(DType.F16), bias), 1e-5, "linear f16, offset view");
+        Tensor a3 = rand(r, 3, 5, 7), b3 = rand(r, 3, 7, 4);
+        same(be.matmul(a3, b3), ref.matmul(a3, b3), 1e-5, "matmul");
+        same(be.matmul(a3.get(2), b3.get(2)), ref.matmul(a3.get(2), b3.get(2)), 1e-5, "matmul rank 2");
+        same(be.layerNorm(xd, g, b, 1e-6f), ref.layerNorm(x, g, b, 1e-6f), 1e-5, "layerNorm");
+        same(be.adaLayerNorm(xd, g, b, 1e-6f), ref.adaLayerNorm(x, g, b, 1e-6f), 1e-5, "adaLayerNorm");
+        same(be.rmsNorm(xd, g.to(DType.BF16), 1e-6f), ref.rmsNorm(x, g.to(DType.BF16), 1e-6f), 1e-5, "rmsNorm");
+        same(be.rmsNorm(xd, g.to(DType.F16), 1e-6f), ref.rmsNorm(x, g.to(DType.F16), 1e-6f), 1e-5, "rmsNorm f16 weight");
+        same(be.softmax(xd), ref.softmax(x), 1e-5, "softmax");
+        same(be.geluTanh(xd), ref.geluTanh(x), 1e-6, "geluTanh");
+        same(be.geluErf(xd), ref.geluErf(x), 1e-6, "geluErf");
+        same(be.silu(xd), ref.silu(x), 1e-6, "silu");
+        same(be.relu(xd), ref.relu(x), 0, "relu");
+        same(be.biasAct(xd, b, 3), ref.silu(ref.add(x, b)), 1e-6, "bias+silu");
+        Tensor packed = rand(r, 5, 3, 3, 8), pd = be.upload(packed);
+        Tensor k = rand(r, 9, 3, 8), v = rand(r, 9, 3, 6), ab = rand(r, 3, 5, 9);
+        Tensor q = pd.permute(1, 0, 2, 3).get(0), qh = packed.permute(1, 0, 2, 3).get(0);
+        same(be.attention(q, k, v, 0.3f), ref.attention(qh, k, v, 0.3f), 1e-5, "attention strided q");
+        same(be.attentionWithBias(q, k, v, ab, 1f), ref.attentionWithBias(qh, k, v, ab, 1f), 1e-5, "attentionWithBias");
+        Tensor hs = rand(r, 3);
+        same(be.headL2Normalize(pd.permute(1, 0, 2, 3).get(1), hs, 1e-6f), ref.headL2Normalize(packed.permute(1, 0, 2, 3).get(1), hs, 1e-6f), 1e-6, "headL2Normalize strided");
+        Tensor rx = rand(r, 5, 3, 8), cos = rand(r, 5, 4), sin = rand(r, 5, 4);
+        Tensor rd = be.upload(rx);
+        be.ropeInterleavedInPlace(rd, cos, sin);
+        ref.ropeInterleavedInPlace(rx, cos, sin);
+        same(rd, rx, 0, "rope");
+        Tensor map = rand(r, 4, 5, 7), md = be.upload(map);
+        for (Interpolation mode : Interpolation.values())
+            same(be.interpolate(md, 9, 11, mode), ref.interpolate(map, 9, 11, mode), 0, mode.toString());
+        same(be.interpolate(md, 2, 3, Interpolation.BILINEAR), ref.interpolate(map, 2, 3, Interpolation.BILINEAR), 0, "bilinear down");
+        Tensor acc0 = rand(r, 4, 10, 14), acc = be.upload(acc0);
+        be.accumulateBilinear(acc, md);
+        same(acc, ref.add(acc0, ref.interpolate(map, 10, 14, Interpolation.BILINEAR)), 0, "accumulateBilinear");
+        Tensor cw = rand(r, 6, 4, 3, 3), cb = rand(r, 6);
+        same(be.conv2d(md, cw, cb, 1, 1), ref.conv2d(map, cw, cb, 1, 1), 1e-5, "conv2d");
+        same(be.conv2d(md, cw.to(DType.BF16), null, 2, 0), ref.conv2d(map, cw.to(DType.BF16), null, 2, 0), 1e-5, "conv2d stride 2 bf16");
+        Tensor gw = rand(r, 4), gb = rand(r, 4);
+        same(be.groupNorm(md, 2, gw, gb, 1e-6f), ref.groupNorm(map, 2, gw, gb, 1e-6f), 1e-5, "groupNorm");
+        Tensor st = be.groupNormStats(md, 2, 1e-6f);
+        same(st, ref.groupNormStats(map, 2, 1e-6f), 1e-6, "groupNormStats");
+        same(be.groupNormApply(md.slice(1, 1, 4), 2, st, gw, null, true),
+                ref.groupNormApply(map.slice(1, 1, 4).contiguous(), 2, ref.groupNormStats(map, 2, 1e-6f), gw, null, true), 1e-5, "groupNormApply band");
+        assertTrue(fake.launches.containsAll(Kernels.SIGNATURE.keySet().stream()
+                .filter(n -> !n.equals("philox_words") && !n.equals("bit_sample") && !n.equals("bits_to_codes")
+                        && !n.equals("f32_to_bf16") && !n.equals("bf16_to_f32") && !n.equals("scale_f32")
+                        && !n.equals("binary_bcast_f32") && !n.equals("add_inplace_f32")).toList()), "launched: " + new java.util.TreeSet<>(fake.launches));
+    }
+
+    static float[] mix(float[] cond, float[] uncond, double cfg, double tau) throws ReflectiveOperationException {
+        Method m = Class.forName("dev.infinityj.model.InfinityGenerator").getDeclaredMethod("mix", float[].class, float[].class, double.class, double.class);
+        m.setAccessible(true);
+        return (float[]) m.invoke(null, cond, uncond, cfg, tau);
+    }
+
+    @Test
+    void samplerArgumentsReproduceTheCpuSamplerBitForBit() throws ReflectiveOperationException {
+        Random r = new Random(4);
+        int rows = 3001;
+        float[] lc = new float[2 * rows], lu = new float[2 * rows];
+        for (int i = 0; i < lc.length; i++) { lc[i] = (float) r.nextGaussian() * 3; lu[i] = (float) r.nextGaussian() * 3; }
+        record Case(double cfg, double tau, int topK, double topP, boolean uncond) {}
+        for (Case k : List.of(new Case(3, 0.5, 900, 0.97, true), new Case(1, 1, 0, 0, true), new Case(4, 0.7, 1, 0, true),
+                new Case(2.5, 1.3, 2, 0.5, false))) {
+            float[] mixed = mix(lc, k.uncond() ? lu : null, k.cfg(), k.tau());
+            byte[] want = new byte[rows];
+            BitSampler.sample(mixed, rows, k.topK(), k.topP(), 1234567890123L, 7, 40L, want);
+            Tensor mixedDev = be.allocate(DType.F32, 2L * rows);
+            Tensor bits = be.sampleBits(be.upload(Tensor.ofFloats(lc, rows, 2)), k.uncond() ? Tensor.ofFloats(lu, rows, 2) : null,
+                    k.cfg(), k.tau(), k.topK(), k.topP(), 1234567890123L, 7, 40L, mixedDev);
+            assertArrayEquals(mixed, be.download(mixedDev).toFloatArray(), k.toString());
+            float[] got = be.download(bits).toFloatArray();
+            for (int i = 0; i < rows; i++) assertEquals(want[i], (byte) got[i], k + " row " + i);
+        }
+    }
+
+    @Test
+    void bitsToCodesMatchesLatentLayout() {
+        Random r = new Random(5);
+        for (boolean patchify : new boolean[] {false, true}) {
+            int h = 3, w = 5, d = patchify ? 64 : 32;
+            byte[] bits = new byte[h * w * d];
+            for (int i = 0; i < bits.length; i++) bits[i] = (byte) r.nextInt(2);
+            LatentLayout lay = new LatentLayout(d, patchify);
+            float mag = BitCodes.magnitude(lay.channels());
+            Tensor hb = Tensor.allocate(DType.U8, bits.length);
+            java.lang.foreign.MemorySegment.copy(bits, 0, hb.segment(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, bits.length);
+            Tensor codes = be.bitsToCodes(be.upload(hb), h, w, d, patchify, mag);
+            assertArrayEquals(lay.bitsToCodes(bits, h, w), be.download(codes).toFloatArray(), "patchify " + patchify);
+        }
+    }
+
+    @Test
+    void aFailedCallNamesTheCudaError() {
+        fake.failAllocWith = 2;
+        CudaException e = assertThrows(CudaException.class, () -> be.allocate(DType.F32, 1000));
+        assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.errorName());
+        assertTrue(e.getMessage().startsWith("cuMemAlloc(4000 bytes) failed: CUDA_ERROR_OUT_OF_MEMORY"), e.getMessage());
+        assertFalse(e.getMessage().contains("\n"));
+        fake.failAllocWith = 0;
+        CudaException u = assertThrows(CudaException.class, () -> CudaContext.checkStatic(222, "cuModuleLoadDataEx"));
+        assertEquals("cuModuleLoadDataEx failed: CUDA_ERROR_UNSUPPORTED_PTX_VERSION", u.getMessage());
+        fake.errors.clear();
+    }
+
+    /** One "generation": a scale loop's worth of allocations, uploads, ops and downloads, all dropped after. */
+    private void generationLike(Random r, Tensor weight) {
+        Tensor fHat = be.allocate(DType.F32, 4, 8, 8);
+        Tensor x = be.upload(rand(r, 16, 12));
+        for (int s = 0; s < 3; s++) {
+            Tensor y = be.linear(be.layerNorm(x, null, null, 1e-6f), weight, null);
+            y = be.add(y, be.scale(y, 0.5f));
+            Tensor bits = be.sampleBits(y, null, 1, 1, 0, 0, 42, s, 0, null);
+            be.addInPlace(fHat, be.interpolate(be.upload(rand(r, 4, 2, 2)), 8, 8, Interpolation.BILINEAR));
+            be.download(bits);
+        }
+        be.download(fHat);
+    }
+
+    @Test
+    void aThousandGenerationsLeaveNoAllocationsBehind() throws InterruptedException {
+        Random r = new Random(6);
+        Tensor weight = be.upload(rand(r, 10, 12).to(DType.BF16));
+        generationLike(r, weight);
+        long baseline = settle();
+        for (int g = 0; g < 1000; g++) generationLike(r, weight);
+        long after = settle();
+        assertTrue(be.context().totalAllocations() > 20_000, "allocations made: " + be.context().totalAllocations());
+        assertTrue(after <= baseline + 2, "live allocations " + baseline + " → " + after);
+        assertEquals(fake.allocs - fake.frees, be.context().liveAllocations(), "backend and driver agree on what is live");
+        assertTrue(be.isDevice(weight), "a referenced tensor keeps its memory");
+        assertEquals(java.util.Map.of(), be.context().liveResources().entrySet().stream()
+                .filter(e -> !e.getKey().equals("module") && !e.getKey().equals("stream")).collect(java.util.stream.Collectors.toMap(e -> e.getKey(), e -> e.getValue())));
+    }
+
+    private long settle() throws InterruptedException {
+        long live = Long.MAX_VALUE;
+        for (int i = 0; i < 20; i++) {
+            System.gc();
+            Thread.sleep(20);
+            be.context().collect();
+            long now = be.context().liveAllocations();
+            if (now == live) break;
+            live = now;
+        }
+        return be.context().liveAllocations();
+    }
+
+    @Test
+    void closeFreesEverythingAndReleasesTheContext() {
+        Tensor keep = be.upload(Tensor.ofFloats(new float[] {1, 2, 3}, 3));
+        be.softmax(keep);
+        assertTrue(be.context().liveAllocations() >= 2);
+        be.close();
+        assertEquals(fake.allocs, fake.frees);
+        assertEquals(fake.modulesLoaded, fake.modulesUnloaded);
+        assertEquals(1, fake.primaryReleased);
+        assertEquals(Boolean.TRUE, be.context().liveResources().isEmpty());
+        be = null;
+    }
+
+    @Test
+    void streamsEventsGraphsAndBuffersAreCountedUntilClosed() {
+        CudaContext c = be.context();
+        try (CudaStream s = new CudaStream(c, 0); CudaEvent e = new CudaEvent(c, 0)) {
+            assertEquals(Long.valueOf(2), c.liveResources().get("stream")); // the backend's own stream + this one
+            e.record(s);
+            e.synchronize();
+        }
+        assertEquals(Long.valueOf(1), c.liveResources().get("stream"));
+        assertNull(c.liveResources().get("event"));
+    }
+}
