@@ -128,15 +128,15 @@ public final class FlashAttention {
         }
         for (; p < n; p++) mx = Math.max(mx, s[at + p]);
         float mOld = m[i], mNew = Math.max(mOld, mx);
-        float corr = mOld == mNew ? 1f : (float) Math.exp(mOld - mNew);
+        float corr = mOld == mNew ? 1f : mOld == Float.NEGATIVE_INFINITY ? 0f : VecMath.exp(mOld - mNew);
         FloatVector sum = FloatVector.zero(S);
         for (p = 0; p <= n - L; p += L) {
-            FloatVector e = FloatVector.fromArray(S, s, at + p).sub(mNew).lanewise(VectorOperators.EXP);
+            FloatVector e = VecMath.exp(FloatVector.fromArray(S, s, at + p).sub(mNew));
             e.intoArray(s, at + p);
             sum = sum.add(e);
         }
-        float tot = sum.reduceLanes(VectorOperators.ADD);
-        for (; p < n; p++) { float e = (float) Math.exp(s[at + p] - mNew); s[at + p] = e; tot += e; }
+        float tot = VecMath.hsum(sum);
+        for (; p < n; p++) { float e = VecMath.exp(s[at + p] - mNew); s[at + p] = e; tot += e; }
         l[i] = l[i] * corr + tot;
         m[i] = mNew;
         return corr;
@@ -160,7 +160,7 @@ public final class FlashAttention {
         int p = 0;
         for (; p <= d - L; p += L)
             acc = FloatVector.fromArray(S, q, qa + p).fma(FloatVector.fromMemorySegment(S, k, (ko + p) * 4, LE), acc);
-        float r = acc.reduceLanes(VectorOperators.ADD);
+        float r = VecMath.hsum(acc);
         for (; p < d; p++) r += q[qa + p] * k.getAtIndex(F, ko + p);
         return r;
     }
@@ -181,10 +181,10 @@ public final class FlashAttention {
             y = FloatVector.fromArray(S, q, qa + 3 * d + p);
             a30 = y.fma(x0, a30); a31 = y.fma(x1, a31);
         }
-        float r00 = a00.reduceLanes(VectorOperators.ADD), r01 = a01.reduceLanes(VectorOperators.ADD);
-        float r10 = a10.reduceLanes(VectorOperators.ADD), r11 = a11.reduceLanes(VectorOperators.ADD);
-        float r20 = a20.reduceLanes(VectorOperators.ADD), r21 = a21.reduceLanes(VectorOperators.ADD);
-        float r30 = a30.reduceLanes(VectorOperators.ADD), r31 = a31.reduceLanes(VectorOperators.ADD);
+        float r00 = VecMath.hsum(a00), r01 = VecMath.hsum(a01);
+        float r10 = VecMath.hsum(a10), r11 = VecMath.hsum(a11);
+        float r20 = VecMath.hsum(a20), r21 = VecMath.hsum(a21);
+        float r30 = VecMath.hsum(a30), r31 = VecMath.hsum(a31);
         for (; p < d; p++) {
             float x0 = k.getAtIndex(F, k0 + p);
             float x1 = k.getAtIndex(F, k1 + p);

@@ -14,7 +14,7 @@ import java.nio.ByteOrder;
  * negative outputs keep ~1e-6 relative accuracy:
  * tanh form 0.5·z·(1+tanh u) = z / (1 + e^(−2u)), u = √(2/π)(z + 0.044715 z³);
  * erf form 0.5·z·erfc(−z/√2) with the Numerical Recipes erfc (fractional error &lt; 1.2e-7).
- * Vector EXP (measured here: 0.28 ns/elem and ≤ 1 ulp, vs 4.6 ns for Math.exp). References:
+ * {@link VecMath#exp} (deterministic; the scalar tail is its bit-identical twin). References:
  * {@code NaiveBackend.geluTanh/geluErf} (double tanh / series erf).
  */
 public final class GeluKernel {
@@ -31,12 +31,12 @@ public final class GeluKernel {
         for (; p <= n - L; p += L) {
             FloatVector z = FloatVector.fromMemorySegment(S, x, (xo + p) * 4, LE);
             FloatVector u = z.mul(z).mul(K1).fma(z, z).mul(-2f * K0);      // −2u
-            z.div(u.lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(o, (oo + p) * 4, LE);
+            z.div(VecMath.exp(u).add(1f)).intoMemorySegment(o, (oo + p) * 4, LE);
         }
         for (; p < n; p++) {
             float z = x.getAtIndex(F, xo + p);
-            float u = (K1 * z * z * z + z) * (-2f * K0);
-            o.setAtIndex(F, oo + p, z / ((float) Math.exp(u) + 1f));
+            float u = Math.fma(z * z * K1, z, z) * (-2f * K0);
+            o.setAtIndex(F, oo + p, z / (VecMath.exp(u) + 1f));
         }
     }
 
@@ -56,7 +56,7 @@ public final class GeluKernel {
             poly = poly.fma(t, FloatVector.broadcast(S, 0.37409196f));
             poly = poly.fma(t, FloatVector.broadcast(S, 1.00002368f));
             poly = poly.fma(t, FloatVector.broadcast(S, -1.26551223f));
-            FloatVector y = t.mul(a.neg().fma(a, poly).lanewise(VectorOperators.EXP)); // erfc(a)
+            FloatVector y = t.mul(VecMath.exp(a.neg().fma(a, poly))); // erfc(a)
             VectorMask<Float> pos = z.compare(VectorOperators.GE, 0f);
             FloatVector e = y.blend(y.neg().add(2f), pos);                            // erfc(−z/√2)
             z.mul(0.5f).mul(e).intoMemorySegment(o, (oo + p) * 4, LE);
@@ -76,7 +76,7 @@ public final class GeluKernel {
         poly = Math.fma(poly, t, 0.37409196f);
         poly = Math.fma(poly, t, 1.00002368f);
         poly = Math.fma(poly, t, -1.26551223f);
-        float y = t * (float) Math.exp(Math.fma(-a, a, poly));
+        float y = t * VecMath.exp(Math.fma(-a, a, poly));
         return z * 0.5f * (z >= 0 ? 2f - y : y);
     }
 }

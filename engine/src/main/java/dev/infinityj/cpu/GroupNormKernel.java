@@ -62,12 +62,12 @@ public final class GroupNormKernel {
         long p = 0;
         for (; p <= n - L; p += L) {
             FloatVector v = FloatVector.fromMemorySegment(S, x, (xo + p) * 4, LE).sub(mean).mul(rstd).mul(w).add(b);
-            if (silu) v = v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+            if (silu) v = v.div(VecMath.exp(v.neg()).add(1f));
             v.intoMemorySegment(o, (oo + p) * 4, LE);
         }
         for (; p < n; p++) {
             float v = (x.getAtIndex(F, xo + p) - mean) * rstd * w + b;
-            if (silu) v = v / ((float) Math.exp(-v) + 1f);
+            if (silu) v = v / (VecMath.exp(-v) + 1f);
             o.setAtIndex(F, oo + p, v);
         }
     }

@@ -36,7 +36,7 @@ public final class Reductions {
             a = a.add(FloatVector.fromMemorySegment(S, x, (off + p) * 4, LE));
             b = b.add(FloatVector.fromMemorySegment(S, x, (off + p + L) * 4, LE));
         }
-        float r = a.add(b).reduceLanes(VectorOperators.ADD);
+        float r = VecMath.hsum(a.add(b));
         for (; p < n; p++) r += x.getAtIndex(F, off + p);
         return r;
     }
@@ -57,7 +57,7 @@ public final class Reductions {
             a = u.fma(u, a);
             b = w.fma(w, b);
         }
-        float r = a.add(b).reduceLanes(VectorOperators.ADD);
+        float r = VecMath.hsum(a.add(b));
         for (; p < n; p++) { float u = x.getAtIndex(F, off + p) - mean; r += u * u; }
         return r;
     }

@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** SiLU o = z / (1 + e^(−z)) with vector EXP. Reference: {@code NaiveBackend.silu}. */
+/** SiLU o = z / (1 + e^(−z)) with {@link VecMath#exp}. Reference: {@code NaiveBackend.silu}. */
 public final class SiluKernel {
     private SiluKernel() {}
 
@@ -21,9 +21,9 @@ public final class SiluKernel {
         long p = 0;
         for (; p <= n - L; p += L) {
             FloatVector z = FloatVector.fromMemorySegment(S, x, (xo + p) * 4, LE);
-            z.div(z.neg().lanewise(VectorOperators.EXP).add(1f)).intoMemorySegment(o, (oo + p) * 4, LE);
+            z.div(VecMath.exp(z.neg()).add(1f)).intoMemorySegment(o, (oo + p) * 4, LE);
         }
-        for (; p < n; p++) { float z = x.getAtIndex(F, xo + p); o.setAtIndex(F, oo + p, z / ((float) Math.exp(-z) + 1f)); }
+        for (; p < n; p++) { float z = x.getAtIndex(F, xo + p); o.setAtIndex(F, oo + p, z / (VecMath.exp(-z) + 1f)); }
     }
 
     /** In place over a[ao, ao+n). */

@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** Softmax of one row (max-subtracted, vector EXP). Reference: {@code NaiveBackend.softmax}. */
+/** Softmax of one row (max-subtracted, {@link VecMath#exp}). Reference: {@code NaiveBackend.softmax}. */
 public final class SoftmaxKernel {
     private SoftmaxKernel() {}
 
@@ -21,8 +21,8 @@ public final class SoftmaxKernel {
         float mx = Reductions.max(x, xo, c);
         int p = 0;
         for (; p <= c - L; p += L)
-            FloatVector.fromMemorySegment(S, x, (xo + p) * 4, LE).sub(mx).lanewise(VectorOperators.EXP).intoMemorySegment(o, (oo + p) * 4, LE);
-        for (; p < c; p++) o.setAtIndex(F, oo + p, (float) Math.exp(x.getAtIndex(F, xo + p) - mx));
+            VecMath.exp(FloatVector.fromMemorySegment(S, x, (xo + p) * 4, LE).sub(mx)).intoMemorySegment(o, (oo + p) * 4, LE);
+        for (; p < c; p++) o.setAtIndex(F, oo + p, VecMath.exp(x.getAtIndex(F, xo + p) - mx));
         float inv = (float) (1.0 / Reductions.sum(o, oo, c));
         for (p = 0; p <= c - L; p += L)
             FloatVector.fromMemorySegment(S, o, (oo + p) * 4, LE).mul(inv).intoMemorySegment(o, (oo + p) * 4, LE);
