@@ -27,7 +27,8 @@ final class KernelTestSupport {
         double worst = 0;
         int at = -1;
         for (int i = 0; i < ref.length; i++) {
-            double e = Math.abs(got[i] - ref[i]) / (atol + rtol * Math.abs(ref[i]));
+            double tol = atol + rtol * Math.abs(ref[i]), diff = Math.abs(got[i] - ref[i]);
+            double e = tol == 0 ? (diff == 0 ? 0 : Double.POSITIVE_INFINITY) : diff / tol;
             if (!(e <= worst)) { worst = e; at = i; }
         }
         if (worst > 1 || Double.isNaN(worst))
