@@ -151,8 +151,32 @@ public final class FlashAttention {
             for (; j < nk; j++)
                 for (int ii = i; ii < i + 4; ii++) s[ii * KB + j] = dot(q, ii * d, k, kOff + j * kRow, d);
         }
-        for (; i < nq; i++)
-            for (int j = 0; j < nk; j++) s[i * KB + j] = dot(q, i * d, k, kOff + j * kRow, d);
+        for (; i < nq; i++) {
+            int j = 0;
+            for (; j <= nk - 4; j += 4) tile1x4(q, i * d, d, k, kOff + j * kRow, kRow, s, i * KB + j);
+            for (; j < nk; j++) s[i * KB + j] = dot(q, i * d, k, kOff + j * kRow, d);
+        }
+    }
+
+    /** One query against four consecutive keys (four independent FMA chains: the Lq = 1..3 case). */
+    static void tile1x4(float[] q, int qa, int d, MemorySegment k, long k0, long kRow, float[] s, int sa) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        long k1 = k0 + kRow, k2 = k1 + kRow, k3 = k2 + kRow;
+        int p = 0;
+        for (; p <= d - L; p += L) {
+            FloatVector y = FloatVector.fromArray(S, q, qa + p);
+            a0 = y.fma(FloatVector.fromMemorySegment(S, k, (k0 + p) * 4, LE), a0);
+            a1 = y.fma(FloatVector.fromMemorySegment(S, k, (k1 + p) * 4, LE), a1);
+            a2 = y.fma(FloatVector.fromMemorySegment(S, k, (k2 + p) * 4, LE), a2);
+            a3 = y.fma(FloatVector.fromMemorySegment(S, k, (k3 + p) * 4, LE), a3);
+        }
+        float r0 = VecMath.hsum(a0), r1 = VecMath.hsum(a1), r2 = VecMath.hsum(a2), r3 = VecMath.hsum(a3);
+        for (; p < d; p++) {
+            float y = q[qa + p];
+            r0 += y * k.getAtIndex(F, k0 + p); r1 += y * k.getAtIndex(F, k1 + p);
+            r2 += y * k.getAtIndex(F, k2 + p); r3 += y * k.getAtIndex(F, k3 + p);
+        }
+        s[sa] = r0; s[sa + 1] = r1; s[sa + 2] = r2; s[sa + 3] = r3;
     }
 
     static float dot(float[] q, int qa, MemorySegment k, long ko, int d) {
@@ -210,6 +234,7 @@ public final class FlashAttention {
         }
         for (; i < nq; i++) {
             int c = 0;
+            for (; c <= dv - 4 * L; c += 4 * L) pv1x4(p, i, nk, v, vOff + c, vRow, o, i * dv + c);
             for (; c <= dv - L; c += L) pv1(p, i, nk, v, vOff + c, vRow, o, i * dv + c);
             for (; c < dv; c++) o[i * dv + c] += pvScalar(p, i, nk, v, vOff + c, vRow);
         }
@@ -238,6 +263,22 @@ public final class FlashAttention {
         c10.intoArray(o, oa + dv); c11.intoArray(o, oa + dv + L);
         c20.intoArray(o, oa + 2 * dv); c21.intoArray(o, oa + 2 * dv + L);
         c30.intoArray(o, oa + 3 * dv); c31.intoArray(o, oa + 3 * dv + L);
+    }
+
+    /** One query row × 4L output columns (four independent FMA chains). */
+    static void pv1x4(float[] p, int i, int nk, MemorySegment v, long vOff, long vRow, float[] o, int oa) {
+        FloatVector c0 = FloatVector.fromArray(S, o, oa), c1 = FloatVector.fromArray(S, o, oa + L);
+        FloatVector c2 = FloatVector.fromArray(S, o, oa + 2 * L), c3 = FloatVector.fromArray(S, o, oa + 3 * L);
+        int pa = i * KB;
+        for (int j = 0; j < nk; j++) {
+            long vo = (vOff + j * vRow) * 4;
+            FloatVector b = FloatVector.broadcast(S, p[pa + j]);
+            c0 = FloatVector.fromMemorySegment(S, v, vo, LE).fma(b, c0);
+            c1 = FloatVector.fromMemorySegment(S, v, vo + 4L * L, LE).fma(b, c1);
+            c2 = FloatVector.fromMemorySegment(S, v, vo + 8L * L, LE).fma(b, c2);
+            c3 = FloatVector.fromMemorySegment(S, v, vo + 12L * L, LE).fma(b, c3);
+        }
+        c0.intoArray(o, oa); c1.intoArray(o, oa + L); c2.intoArray(o, oa + 2 * L); c3.intoArray(o, oa + 3 * L);
     }
 
     /** One query row × L output columns. */

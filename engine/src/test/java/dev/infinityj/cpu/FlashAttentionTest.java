@@ -60,7 +60,10 @@ class FlashAttentionTest {
             "5, 1, 2, 8, 24",
             "64, 130, 2, 40, 40",
             "33, 70, 1, 7, 3",
-            "16, 521, 2, 128, 128"})
+            "16, 521, 2, 128, 128",
+            "1, 97, 2, 128, 72",
+            "3, 11, 1, 40, 40",
+            "9, 130, 2, 36, 100"})
     void contiguousMatchesFloat64(int lq, int lk, int h, int d, int dv) {
         Tensor q = tensor(1, 1.5, lq, h, d), k = tensor(2, 1.5, lk, h, d), v = tensor(3, 1, lk, h, dv);
         float scale = (float) (1 / Math.sqrt(d));
