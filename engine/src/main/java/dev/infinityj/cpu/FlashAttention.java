@@ -40,13 +40,49 @@ public final class FlashAttention {
                            MemorySegment out, int lq, int lk, int h, int d, int dv, float scale) {
         int nqb = (lq + QB - 1) / QB;
         int tasks = h * nqb;
-        double work = (double) lq * lk * h * (d + dv);
+        boolean par = pool != null && (double) lq * lk * h * (d + dv) >= (1 << 17);
+        // With several query blocks per head, Kᵀ is laid out once (block-major [KB keys][D] → [D][KB])
+        // so Q·Kᵀ becomes a broadcast-FMA GEMM tile like P·V, with no horizontal sums. The choice
+        // depends only on the shape, never on the thread count.
+        float[] kt = lq >= TRANSPOSE_MIN_LQ ? transposeK(pool, par, k, lk, h, d) : null;
+        int nkb = (lk + KB - 1) / KB;
         java.util.function.IntConsumer body = t -> {
             int head = t / nqb, q0 = (t % nqb) * QB;
-            task(q, k, v, bias, out, head, q0, Math.min(QB, lq - q0), lq, lk, h, d, dv, scale);
+            task(q, k, kt, nkb, v, bias, out, head, q0, Math.min(QB, lq - q0), lq, lk, h, d, dv, scale);
         };
-        if (work < (1 << 17) || pool == null) for (int t = 0; t < tasks; t++) body.accept(t);
+        if (!par) for (int t = 0; t < tasks; t++) body.accept(t);
         else pool.parallelFor(tasks, body);
+    }
+
+    /** Query count from which K is transposed up front (the transpose costs about one query block). */
+    static final int TRANSPOSE_MIN_LQ = 2 * QB;
+
+    private static final ThreadLocal<java.lang.ref.SoftReference<float[]>> KT = ThreadLocal.withInitial(() -> new java.lang.ref.SoftReference<>(null));
+
+    /** kt[((head·nkb + b)·d + p)·KB + jj] = k[b·KB + jj, head, p], zero for keys past lk. */
+    static float[] transposeK(CpuThreads pool, boolean par, Operand k, int lk, int h, int d) {
+        int nkb = (lk + KB - 1) / KB;
+        long size = (long) h * nkb * d * KB;
+        if (size > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("attention: K too large to transpose: " + size + " floats");
+        float[] kt = KT.get().get();
+        if (kt == null || kt.length < size) { kt = new float[(int) size]; KT.set(new java.lang.ref.SoftReference<>(kt)); }
+        float[] dst = kt;
+        java.util.function.IntConsumer body = t -> {
+            int head = t / nkb, b = t % nkb;
+            transposeBlock(k.seg(), k.offset() + head * k.headStride() + (long) b * KB * k.rowStride(), k.rowStride(),
+                    Math.min(KB, lk - b * KB), d, dst, t * d * KB);
+        };
+        if (par) pool.parallelFor(h * nkb, body);
+        else for (int t = 0; t < h * nkb; t++) body.accept(t);
+        return kt;
+    }
+
+    static void transposeBlock(MemorySegment k, long off, long row, int nk, int d, float[] dst, int at) {
+        for (int jj = 0; jj < nk; jj++) {
+            long r = off + jj * row;
+            for (int p = 0; p < d; p++) dst[at + p * KB + jj] = k.getAtIndex(F, r + p);
+        }
+        for (int p = 0; p < d; p++) java.util.Arrays.fill(dst, at + p * KB + nk, at + p * KB + KB, 0f);
     }
 
     private static final class Scratch {
@@ -56,7 +92,7 @@ public final class FlashAttention {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    static void task(Operand q, Operand k, Operand v, MemorySegment bias, MemorySegment out,
+    static void task(Operand q, Operand k, float[] kt, int nkb, Operand v, MemorySegment bias, MemorySegment out,
                      int head, int q0, int nq, int lq, int lk, int h, int d, int dv, float scale) {
         Scratch sc = SCRATCH.get();
         if (sc.q.length < QB * d) sc.q = new float[QB * d];
@@ -72,7 +108,8 @@ public final class FlashAttention {
         long kBase = k.offset() + head * k.headStride(), vBase = v.offset() + head * v.headStride();
         for (int j0 = 0; j0 < lk; j0 += KB) {
             int nk = Math.min(KB, lk - j0);
-            scores(qb, nq, d, k.seg(), kBase + j0 * k.rowStride(), k.rowStride(), nk, sb);
+            if (kt != null) scoresT(qb, nq, d, kt, (head * nkb + j0 / KB) * d * KB, sb);
+            else scores(qb, nq, d, k.seg(), kBase + j0 * k.rowStride(), k.rowStride(), nk, sb);
             if (bias != null)
                 for (int i = 0; i < nq; i++)
                     addBias(bias, ((long) head * lq + q0 + i) * lk + j0, sb, i * KB, nk);
@@ -177,6 +214,42 @@ public final class FlashAttention {
             r2 += y * k.getAtIndex(F, k2 + p); r3 += y * k.getAtIndex(F, k3 + p);
         }
         s[sa] = r0; s[sa + 1] = r1; s[sa + 2] = r2; s[sa + 3] = r3;
+    }
+
+    /** s[i·KB + j] = q_i · kt[:, j] for i < nq and all KB columns of a transposed key block at kt[ka]. */
+    static void scoresT(float[] q, int nq, int d, float[] kt, int ka, float[] s) {
+        int i = 0;
+        for (; i <= nq - 4; i += 4)
+            for (int c = 0; c < KB; c += 2 * L) qk4x2(q, i * d, d, kt, ka + c, s, i * KB + c);
+        for (; i < nq; i++)
+            for (int c = 0; c < KB; c += L) qk1(q, i * d, d, kt, ka + c, s, i * KB + c);
+    }
+
+    /** Four queries × 2L keys: broadcast q[i][p] times the key row p of the transposed block. */
+    static void qk4x2(float[] q, int qa, int d, float[] kt, int ka, float[] s, int sa) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (int p = 0; p < d; p++) {
+            int kp = ka + p * KB;
+            FloatVector k0 = FloatVector.fromArray(S, kt, kp), k1 = FloatVector.fromArray(S, kt, kp + L);
+            FloatVector b = FloatVector.broadcast(S, q[qa + p]);
+            c00 = k0.fma(b, c00); c01 = k1.fma(b, c01);
+            b = FloatVector.broadcast(S, q[qa + d + p]);
+            c10 = k0.fma(b, c10); c11 = k1.fma(b, c11);
+            b = FloatVector.broadcast(S, q[qa + 2 * d + p]);
+            c20 = k0.fma(b, c20); c21 = k1.fma(b, c21);
+            b = FloatVector.broadcast(S, q[qa + 3 * d + p]);
+            c30 = k0.fma(b, c30); c31 = k1.fma(b, c31);
+        }
+        c00.intoArray(s, sa); c01.intoArray(s, sa + L);
+        c10.intoArray(s, sa + KB); c11.intoArray(s, sa + KB + L);
+        c20.intoArray(s, sa + 2 * KB); c21.intoArray(s, sa + 2 * KB + L);
+        c30.intoArray(s, sa + 3 * KB); c31.intoArray(s, sa + 3 * KB + L);
+    }
+
+    static void qk1(float[] q, int qa, int d, float[] kt, int ka, float[] s, int sa) {
+        FloatVector c = FloatVector.zero(S);
+        for (int p = 0; p < d; p++) c = FloatVector.fromArray(S, kt, ka + p * KB).fma(FloatVector.broadcast(S, q[qa + p]), c);
+        c.intoArray(s, sa);
     }
 
     static float dot(float[] q, int qa, MemorySegment k, long ko, int d) {

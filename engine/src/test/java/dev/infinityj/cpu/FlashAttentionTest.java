@@ -63,7 +63,9 @@ class FlashAttentionTest {
             "16, 521, 2, 128, 128",
             "1, 97, 2, 128, 72",
             "3, 11, 1, 40, 40",
-            "9, 130, 2, 36, 100"})
+            "9, 130, 2, 36, 100",
+            "100, 1, 2, 7, 5",
+            "129, 200, 3, 128, 128"})
     void contiguousMatchesFloat64(int lq, int lk, int h, int d, int dv) {
         Tensor q = tensor(1, 1.5, lq, h, d), k = tensor(2, 1.5, lk, h, d), v = tensor(3, 1, lk, h, dv);
         float scale = (float) (1 / Math.sqrt(d));
@@ -97,8 +99,20 @@ class FlashAttentionTest {
         assertClose("non-unit last stride", reference(q, kt, v, null, 1), ONE.attention(q, kt, v, 1f).toFloatArray(), 1e-5, 1e-5);
     }
 
+    @Test
+    void manyQueriesOnStridedCacheRows() {
+        // ≥ 2·QB queries: K is transposed up front; its rows come from a strided cache slice
+        int l = 70, h = 2, d = 24, cacheLen = 200, used = 131;
+        Tensor qkv = tensor(19, 1, l, 3 * h * d);
+        Tensor q = qkv.reshape(l, 3, h, d).permute(1, 0, 2, 3).get(0);
+        Tensor k = tensor(20, 1, cacheLen, h, d).slice(0, 0, used), v = tensor(21, 1, cacheLen, h, d).slice(0, 0, used);
+        double[] ref = reference(q, k, v, null, 1);
+        assertClose("transposed path", ref, ONE.attention(q, k, v, 1f).toFloatArray(), 1e-5, 1e-5);
+        assertBitEqual("transposed path threads", ONE.attention(q, k, v, 1f).toFloatArray(), TWO.attention(q, k, v, 1f).toFloatArray());
+    }
+
     @ParameterizedTest
-    @CsvSource({"1, 1, 2, 4, 4", "7, 13, 3, 8, 5", "40, 97, 2, 64, 64", "33, 33, 4, 9, 9"})
+    @CsvSource({"1, 1, 2, 4, 4", "7, 13, 3, 8, 5", "40, 97, 2, 64, 64", "33, 33, 4, 9, 9", "65, 70, 2, 24, 24"})
     void withBiasMatchesFloat64(int lq, int lk, int h, int d, int dv) {
         Tensor q = tensor(11, 1, lq, h, d), k = tensor(12, 1, lk, h, d), v = tensor(13, 1, lk, h, dv);
         Tensor bias = tensor(14, 4, h, lq, lk);
