@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
  * FlashAttention-2 style multi-head attention on the CPU: o = softmax(scale·q kᵀ [+ bias]) v,
  * online softmax over blocks of {@link #KB} keys, never materialising Lq×Lk.
  *
- * <p>One task = one head × a block of {@link #QB} queries (fixed sizes, so every output element's
+ * <p>One task = one head × a block of {@link #QB} queries ({@link #QB_LARGE} for long query sets, so
+ * each K/V block loaded from memory serves more queries; sizes depend on the shape only, so every output element's
  * arithmetic order is the same for any thread count). Q·Kᵀ is vectorised over D in 4-query × 2-key
  * register tiles (each loaded key row serves four queries); P·V is vectorised over Dv in
  * 4-query × 2-vector tiles, reading V rows straight from the segment. Rows are addressed by element
@@ -27,7 +28,7 @@ public final class FlashAttention {
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
     /** Queries per task and keys per online-softmax block. */
-    public static final int QB = 32, KB = 64;
+    public static final int QB = 32, QB_LARGE = 128, KB = 64;
 
     /** Where one operand lives: element offset of [0,0,0], row stride (dim 0) and head stride (dim 1). */
     public record Operand(MemorySegment seg, long offset, long rowStride, long headStride) {}
@@ -38,7 +39,8 @@ public final class FlashAttention {
      */
     public static void run(CpuThreads pool, Operand q, Operand k, Operand v, MemorySegment bias,
                            MemorySegment out, int lq, int lk, int h, int d, int dv, float scale) {
-        int nqb = (lq + QB - 1) / QB;
+        int qbs = lq >= 4 * QB_LARGE ? QB_LARGE : QB;
+        int nqb = (lq + qbs - 1) / qbs;
         int tasks = h * nqb;
         boolean par = pool != null && (double) lq * lk * h * (d + dv) >= (1 << 17);
         // With several query blocks per head, Kᵀ is laid out once (block-major [KB keys][D] → [D][KB])
@@ -47,8 +49,8 @@ public final class FlashAttention {
         float[] kt = lq >= TRANSPOSE_MIN_LQ ? transposeK(pool, par, k, lk, h, d) : null;
         int nkb = (lk + KB - 1) / KB;
         java.util.function.IntConsumer body = t -> {
-            int head = t / nqb, q0 = (t % nqb) * QB;
-            task(q, k, kt, nkb, v, bias, out, head, q0, Math.min(QB, lq - q0), lq, lk, h, d, dv, scale);
+            int head = t / nqb, q0 = (t % nqb) * qbs;
+            task(q, k, kt, nkb, v, bias, out, head, q0, Math.min(qbs, lq - q0), lq, lk, h, d, dv, scale);
         };
         if (!par) for (int t = 0; t < tasks; t++) body.accept(t);
         else pool.parallelFor(tasks, body);
@@ -87,7 +89,7 @@ public final class FlashAttention {
 
     private static final class Scratch {
         float[] q = new float[0], s = new float[0], o = new float[0];
-        float[] m = new float[QB], l = new float[QB];
+        float[] m = new float[QB_LARGE], l = new float[QB_LARGE];
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -95,9 +97,9 @@ public final class FlashAttention {
     static void task(Operand q, Operand k, float[] kt, int nkb, Operand v, MemorySegment bias, MemorySegment out,
                      int head, int q0, int nq, int lq, int lk, int h, int d, int dv, float scale) {
         Scratch sc = SCRATCH.get();
-        if (sc.q.length < QB * d) sc.q = new float[QB * d];
-        if (sc.s.length < QB * KB) sc.s = new float[QB * KB];
-        if (sc.o.length < QB * dv) sc.o = new float[QB * dv];
+        if (sc.q.length < nq * d) sc.q = new float[nq * d];
+        if (sc.s.length < nq * KB) sc.s = new float[nq * KB];
+        if (sc.o.length < nq * dv) sc.o = new float[nq * dv];
         float[] qb = sc.q, sb = sc.s, ob = sc.o, m = sc.m, l = sc.l;
         for (int i = 0; i < nq; i++) {
             loadScaled(q.seg(), q.offset() + (long) (q0 + i) * q.rowStride() + head * q.headStride(), d, scale, qb, i * d);

@@ -65,7 +65,8 @@ class FlashAttentionTest {
             "3, 11, 1, 40, 40",
             "9, 130, 2, 36, 100",
             "100, 1, 2, 7, 5",
-            "129, 200, 3, 128, 128"})
+            "129, 200, 3, 128, 128",
+            "517, 70, 2, 16, 24"})
     void contiguousMatchesFloat64(int lq, int lk, int h, int d, int dv) {
         Tensor q = tensor(1, 1.5, lq, h, d), k = tensor(2, 1.5, lk, h, d), v = tensor(3, 1, lk, h, dv);
         float scale = (float) (1 / Math.sqrt(d));
@@ -127,6 +128,8 @@ class FlashAttentionTest {
         Tensor q = tensor(15, 1, lq, h, d), k = tensor(16, 1, lk, h, d), v = tensor(17, 1, lk, h, d), b = tensor(18, 1, h, lq, lk);
         assertBitEqual("attention", ONE.attention(q, k, v, 0.125f).toFloatArray(), TWO.attention(q, k, v, 0.125f).toFloatArray());
         assertBitEqual("attentionWithBias", ONE.attentionWithBias(q, k, v, b, 1f).toFloatArray(), TWO.attentionWithBias(q, k, v, b, 1f).toFloatArray());
+        Tensor ql = tensor(22, 1, 520, 2, 32), kl = tensor(23, 1, 100, 2, 32), vl = tensor(24, 1, 100, 2, 32);
+        assertBitEqual("attention, large query blocks", ONE.attention(ql, kl, vl, 1f).toFloatArray(), TWO.attention(ql, kl, vl, 1f).toFloatArray());
     }
 
     @Test
