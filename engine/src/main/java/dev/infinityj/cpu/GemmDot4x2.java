@@ -1,0 +1,41 @@
+package dev.infinityj.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The small-M GEMM kernel: dot products of 4 activation rows with 2 weight rows (8 accumulators,
+ * 8 lanes each, reduced at the end), both rows contiguous along K. 8 accumulators + 2 weight + 4
+ * activation vectors fit AVX2's 16 registers even when C2 hoists every load.
+ */
+final class GemmDot4x2 {
+    private GemmDot4x2() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+
+    /**
+     * out[2i + r] = Σ_p x[xo + i·ldx + p] · w[wo + r·ldw + p] for i < 4, r < 2, p < kp
+     * ({@code kp} a multiple of 8).
+     */
+    static void run(int kp, float[] x, int xo, int ldx, float[] w, int wo, int ldw, float[] out) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        int x1 = xo + ldx, x2 = x1 + ldx, x3 = x2 + ldx, w1 = wo + ldw;
+        for (int p = 0; p < kp; p += 8) {
+            FloatVector v0 = FloatVector.fromArray(S, w, wo + p);
+            FloatVector v1 = FloatVector.fromArray(S, w, w1 + p);
+            FloatVector u = FloatVector.fromArray(S, x, xo + p);
+            a00 = u.fma(v0, a00); a01 = u.fma(v1, a01);
+            u = FloatVector.fromArray(S, x, x1 + p);
+            a10 = u.fma(v0, a10); a11 = u.fma(v1, a11);
+            u = FloatVector.fromArray(S, x, x2 + p);
+            a20 = u.fma(v0, a20); a21 = u.fma(v1, a21);
+            u = FloatVector.fromArray(S, x, x3 + p);
+            a30 = u.fma(v0, a30); a31 = u.fma(v1, a31);
+        }
+        out[0] = a00.reduceLanes(VectorOperators.ADD); out[1] = a01.reduceLanes(VectorOperators.ADD);
+        out[2] = a10.reduceLanes(VectorOperators.ADD); out[3] = a11.reduceLanes(VectorOperators.ADD);
+        out[4] = a20.reduceLanes(VectorOperators.ADD); out[5] = a21.reduceLanes(VectorOperators.ADD);
+        out[6] = a30.reduceLanes(VectorOperators.ADD); out[7] = a31.reduceLanes(VectorOperators.ADD);
+    }
+}

@@ -1,0 +1,88 @@
+package dev.infinityj.cpu;
+
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+import static dev.infinityj.tensor.Tensor.F32_LE;
+import static dev.infinityj.tensor.Tensor.I16_LE;
+
+/**
+ * GEMM for small M (a few activation rows) against a weight stored [N, K] (the Linear layout):
+ * weight-streaming. Each pair of weight rows is read from memory once, widened to fp32 into a
+ * per-thread row buffer (BF16/F16 widening is hidden behind the memory stream), and dotted with
+ * every activation row ({@link GemmDot4x2}). N is split over the threads; no pack pass.
+ * Each C element is one dot product in a fixed order, independent of the split.
+ */
+final class GemmSmallM {
+    private GemmSmallM() {}
+
+    static final int RM = 4, RN = 2;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    static void multiply(CpuThreads pool, int m, int n, int k, Mat a, Mat w, MemorySegment c, long cOff, long ldc,
+                         float[] biasN, float[] biasM, boolean accumulate) {
+        int kp = (k + 7) & ~7, mp = (m + RM - 1) / RM * RM;
+        float[] xs = new float[mp * kp];
+        for (int i = 0; i < m; i++) MemorySegment.copy(a.seg(), F32_LE, a.offset(i, 0), xs, i * kp, k);
+        int threads = (long) m * n * k < Gemm.PARALLEL_MIN_MACS ? 1 : pool.threads();
+        int pairs = (n + RN - 1) / RN;
+        int tasks = threads == 1 ? 1 : Math.min(pairs, threads * 4);
+        pool.parallelFor(tasks, t -> {
+            int j0 = (int) ((long) pairs * t / tasks) * RN, j1 = Math.min(n, (int) ((long) pairs * (t + 1) / tasks) * RN);
+            if (j0 < j1) rows(j0, j1, m, k, kp, xs, w, c, cOff, ldc, biasN, biasM, accumulate);
+        });
+    }
+
+    private static void rows(int j0, int j1, int m, int k, int kp, float[] xs, Mat w, MemorySegment c, long cOff, long ldc,
+                             float[] biasN, float[] biasM, boolean accumulate) {
+        float[] wb = GemmScratch.get().w(RN * kp);
+        float[] out = new float[RM * RN];
+        for (int j = j0; j < j1; j += RN) {
+            int nr = Math.min(RN, j1 - j);
+            for (int r = 0; r < RN; r++) {
+                if (r < nr) {
+                    widenRow(w, j + r, k, wb, r * kp);
+                    Arrays.fill(wb, r * kp + k, (r + 1) * kp, 0f);
+                } else {
+                    Arrays.fill(wb, r * kp, (r + 1) * kp, 0f);
+                }
+            }
+            for (int i = 0; i < m; i += RM) {
+                GemmDot4x2.run(kp, xs, i * kp, kp, wb, 0, kp, out);
+                for (int ii = 0; ii < Math.min(RM, m - i); ii++)
+                    for (int r = 0; r < nr; r++) {
+                        long o = cOff + 4 * ((long) (i + ii) * ldc + j + r);
+                        float v = out[ii * RN + r];
+                        if (accumulate) v = v + c.get(F32_LE, o);
+                        if (biasN != null) v += biasN[j + r];
+                        if (biasM != null) v += biasM[i + ii];
+                        c.set(F32_LE, o, v);
+                    }
+            }
+        }
+    }
+
+    /** Weight row j (B column j, contiguous along K) → dst[off .. off+k) as fp32. */
+    static void widenRow(Mat w, int j, int k, float[] dst, int off) {
+        MemorySegment s = w.seg();
+        long src = w.offset(0, j);
+        int kv = k & ~7, p = 0;
+        switch (w.dtype()) {
+            case F32 -> {
+                for (; p < kv; p += 8) FloatVector.fromMemorySegment(Widen.F, s, src + 4L * p, LE).intoArray(dst, off + p);
+                for (; p < k; p++) dst[off + p] = s.get(F32_LE, src + 4L * p);
+            }
+            case BF16 -> {
+                for (; p < kv; p += 8) Widen.bf16(s, src + 2L * p).intoArray(dst, off + p);
+                for (; p < k; p++) dst[off + p] = Float.intBitsToFloat(s.get(I16_LE, src + 2L * p) << 16);
+            }
+            default -> {
+                for (; p < kv; p += 8) Widen.f16(s, src + 2L * p).intoArray(dst, off + p);
+                for (; p < k; p++) dst[off + p] = Float.float16ToFloat(s.get(I16_LE, src + 2L * p));
+            }
+        }
+    }
+}
