@@ -7,7 +7,9 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The small-M GEMM kernel: dot products of 4 activation rows with 2 weight rows (8 accumulators,
  * 8 lanes each, reduced at the end), both rows contiguous along K. 8 accumulators + 2 weight + 4
- * activation vectors fit AVX2's 16 registers even when C2 hoists every load.
+ * activation vectors fit AVX2's 16 registers even when C2 hoists every load. Variants for 2 and
+ * 1 rows cover M mod 4 without padding work. Each output is one fp32 dot product: 8 lane-wise
+ * partial sums over k, then a lane reduction, so its value does not depend on the row grouping.
  */
 final class GemmDot4x2 {
     private GemmDot4x2() {}
@@ -37,5 +39,32 @@ final class GemmDot4x2 {
         out[2] = a10.reduceLanes(VectorOperators.ADD); out[3] = a11.reduceLanes(VectorOperators.ADD);
         out[4] = a20.reduceLanes(VectorOperators.ADD); out[5] = a21.reduceLanes(VectorOperators.ADD);
         out[6] = a30.reduceLanes(VectorOperators.ADD); out[7] = a31.reduceLanes(VectorOperators.ADD);
+    }
+    /** As {@link #run} for 2 activation rows: out[2i + r], i < 2. */
+    static void run2(int kp, float[] x, int xo, int ldx, float[] w, int wo, int ldw, float[] out) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00;
+        int x1 = xo + ldx, w1 = wo + ldw;
+        for (int p = 0; p < kp; p += 8) {
+            FloatVector v0 = FloatVector.fromArray(S, w, wo + p);
+            FloatVector v1 = FloatVector.fromArray(S, w, w1 + p);
+            FloatVector u = FloatVector.fromArray(S, x, xo + p);
+            a00 = u.fma(v0, a00); a01 = u.fma(v1, a01);
+            u = FloatVector.fromArray(S, x, x1 + p);
+            a10 = u.fma(v0, a10); a11 = u.fma(v1, a11);
+        }
+        out[0] = a00.reduceLanes(VectorOperators.ADD); out[1] = a01.reduceLanes(VectorOperators.ADD);
+        out[2] = a10.reduceLanes(VectorOperators.ADD); out[3] = a11.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** As {@link #run} for 1 activation row: out[r]. */
+    static void run1(int kp, float[] x, int xo, float[] w, int wo, int ldw, float[] out) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00;
+        int w1 = wo + ldw;
+        for (int p = 0; p < kp; p += 8) {
+            FloatVector u = FloatVector.fromArray(S, x, xo + p);
+            a00 = u.fma(FloatVector.fromArray(S, w, wo + p), a00);
+            a01 = u.fma(FloatVector.fromArray(S, w, w1 + p), a01);
+        }
+        out[0] = a00.reduceLanes(VectorOperators.ADD); out[1] = a01.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -24,8 +24,8 @@ final class GemmSmallM {
 
     static void multiply(CpuThreads pool, int m, int n, int k, Mat a, Mat w, MemorySegment c, long cOff, long ldc,
                          float[] biasN, float[] biasM, boolean accumulate) {
-        int kp = (k + 7) & ~7, mp = (m + RM - 1) / RM * RM;
-        float[] xs = new float[mp * kp];
+        int kp = (k + 7) & ~7;
+        float[] xs = new float[m * kp];
         for (int i = 0; i < m; i++) MemorySegment.copy(a.seg(), F32_LE, a.offset(i, 0), xs, i * kp, k);
         int threads = (long) m * n * k < Gemm.PARALLEL_MIN_MACS ? 1 : pool.threads();
         int pairs = (n + RN - 1) / RN;
@@ -50,9 +50,12 @@ final class GemmSmallM {
                     Arrays.fill(wb, r * kp, (r + 1) * kp, 0f);
                 }
             }
-            for (int i = 0; i < m; i += RM) {
-                GemmDot4x2.run(kp, xs, i * kp, kp, wb, 0, kp, out);
-                for (int ii = 0; ii < Math.min(RM, m - i); ii++)
+            for (int i = 0; i < m; ) {
+                int rows = m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
+                if (rows == 4) GemmDot4x2.run(kp, xs, i * kp, kp, wb, 0, kp, out);
+                else if (rows == 2) GemmDot4x2.run2(kp, xs, i * kp, kp, wb, 0, kp, out);
+                else GemmDot4x2.run1(kp, xs, i * kp, wb, 0, kp, out);
+                for (int ii = 0; ii < rows; ii++)
                     for (int r = 0; r < nr; r++) {
                         long o = cOff + 4 * ((long) (i + ii) * ldc + j + r);
                         float v = out[ii * RN + r];
@@ -61,6 +64,7 @@ final class GemmSmallM {
                         if (biasM != null) v += biasM[i + ii];
                         c.set(F32_LE, o, v);
                     }
+                i += rows;
             }
         }
     }
