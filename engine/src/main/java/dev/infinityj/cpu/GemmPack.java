@@ -36,12 +36,13 @@ final class GemmPack {
             }
         } else if (b.rowStride() == 1) {               // [N, K] layout (Linear.weight): transpose
             long ld = b.colStride() * es;
+            float[] row = TMP.get();
             for (int j = 0; j < nr; j++) {
-                long col = src + j * ld;
-                switch (t) {
-                    case F32 -> colF32(s, col, kc, dst, off + j);
-                    case BF16 -> colBf16(s, col, kc, dst, off + j);
-                    default -> colF16(s, col, kc, dst, off + j);
+                if (t == DType.F32) {
+                    colF32(s, src + j * ld, kc, dst, off + j);
+                } else {
+                    GemmSmallM.widenRow(s, src + j * ld, t, kc, row, 0);   // vector widening into L1
+                    scatter(row, kc, dst, off + j);
                 }
             }
             zeroColumns(kc, nr, dst, off);
@@ -73,16 +74,14 @@ final class GemmPack {
         }
     }
 
+    private static final ThreadLocal<float[]> TMP = ThreadLocal.withInitial(() -> new float[Gemm.KC]);
+
     private static void colF32(MemorySegment s, long src, int kc, float[] dst, int off) {
         for (int p = 0; p < kc; p++) dst[off + 16 * p] = s.get(F32_LE, src + 4L * p);
     }
 
-    private static void colBf16(MemorySegment s, long src, int kc, float[] dst, int off) {
-        for (int p = 0; p < kc; p++) dst[off + 16 * p] = Float.intBitsToFloat(s.get(I16_LE, src + 2L * p) << 16);
-    }
-
-    private static void colF16(MemorySegment s, long src, int kc, float[] dst, int off) {
-        for (int p = 0; p < kc; p++) dst[off + 16 * p] = Float.float16ToFloat(s.get(I16_LE, src + 2L * p));
+    private static void scatter(float[] row, int kc, float[] dst, int off) {
+        for (int p = 0; p < kc; p++) dst[off + 16 * p] = row[p];
     }
 
     private static void zeroColumns(int kc, int nr, float[] dst, int off) {

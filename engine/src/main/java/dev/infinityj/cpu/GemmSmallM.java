@@ -1,5 +1,6 @@
 package dev.infinityj.cpu;
 
+import dev.infinityj.tensor.DType;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
@@ -71,10 +72,13 @@ final class GemmSmallM {
 
     /** Weight row j (B column j, contiguous along K) → dst[off .. off+k) as fp32. */
     static void widenRow(Mat w, int j, int k, float[] dst, int off) {
-        MemorySegment s = w.seg();
-        long src = w.offset(0, j);
+        widenRow(w.seg(), w.offset(0, j), w.dtype(), k, dst, off);
+    }
+
+    /** k contiguous values of type t at byte src → dst[off .. off+k) as fp32. */
+    static void widenRow(MemorySegment s, long src, DType t, int k, float[] dst, int off) {
         int kv = k & ~7, p = 0;
-        switch (w.dtype()) {
+        switch (t) {
             case F32 -> {
                 for (; p < kv; p += 8) FloatVector.fromMemorySegment(Widen.F, s, src + 4L * p, LE).intoArray(dst, off + p);
                 for (; p < k; p++) dst[off + p] = s.get(F32_LE, src + 4L * p);
