@@ -31,10 +31,12 @@ public final class Gemm {
     public static final int KC = 256, MC = 60, NC = 2048;
 
     /**
-     * At or below this M, [N, K] weights are streamed instead of packed (see {@link GemmSmallM};
-     * the crossover was measured with GemmBench on the 2B shapes, BF16 and F32 weights).
+     * At or below this M, [N, K] weights are streamed instead of packed ({@link GemmSmallM}).
+     * Measured (1 thread, Zen 4 VM, BF16 and F32 weights, stream vs packed interleaved in one
+     * JVM, GFLOPS): K=2048 N=6144: M=48 57/33, 64 61/55, 80 61/62, 128 60/70; K=8192 N=2048:
+     * M=48 52/48, 64 52/53, 80 53/60. Re-measure with GemmBench when the kernels change.
      */
-    public static final int SMALL_M = 16;
+    public static final int SMALL_M = 64;
 
     /** Below this many multiply-adds a GEMM runs on the calling thread alone. */
     static final long PARALLEL_MIN_MACS = 1L << 18;

@@ -133,7 +133,7 @@ class GemmTest {
     @Test
     void accumulateWithBothBiases() {
         long seed = 300;
-        for (int[] s : new int[][] {{7, 97, 257}, {16, 33, 300}, {61, 257, 513}, {3, 5, 0}})
+        for (int[] s : new int[][] {{7, 97, 257}, {16, 33, 300}, {61, 257, 513}, {67, 33, 300}, {3, 5, 0}})
             for (boolean nk : new boolean[] {true, false})
                 check(s[0], s[1], s[2], DType.BF16, nk, true, true, true, seed++);
     }
