@@ -14,6 +14,8 @@ import static dev.infinityj.tensor.Tensor.F32_LE;
  * column matrix is never materialised: each packed [k][16] panel is gathered straight from x
  * (16 consecutive output pixels; k = (c·kh + dy)·kw + dx, the row order of a flattened
  * Conv2d.weight), so memory stays bounded by the GEMM's packing buffers whatever the map size.
+ * A panel inside one output row and away from the borders is two vector loads per k row
+ * (stride 1) or a branch-free strided gather (stride 2); the rest is a checked scalar gather.
  * x rows must be contiguous (element stride 1 along W); channel and row strides are free, so
  * row-band views of a larger map are read in place.
  */
@@ -47,33 +49,38 @@ public final class ConvInput implements GemmB {
         int oy0 = j0 / outW, ox0 = j0 % outW;
         int taps = kh * kw;
         int ci = p0 / taps, t = p0 % taps, dy = t / kw, dx = t % kw;
-        boolean oneRow = stride == 1 && nr == 16 && ox0 + 16 <= outW;
+        boolean oneRow = nr == 16 && ox0 + 16 <= outW;
         for (int p = 0; p < kc; p++, off += 16) {
-            if (oneRow) rowPanel(ci, oy0 - pad + dy, ox0 - pad + dx, dst, off);
+            if (oneRow) rowPanel(ci, oy0 * stride - pad + dy, ox0 * stride - pad + dx, dst, off);
             else generalPanel(ci, dy, dx, j0, nr, dst, off);
             if (++dx == kw) { dx = 0; if (++dy == kh) { dy = 0; ci++; } }
         }
     }
 
-    /** 16 consecutive input pixels of one row (stride 1), zeros outside the map. */
+    /** Input pixels ix, ix+stride, … (16) of row iy, zeros outside the map; one output row's panel. */
     private void rowPanel(int ci, int iy, int ix, float[] dst, int off) {
         if (iy < 0 || iy >= h) {
             for (int j = 0; j < 16; j++) dst[off + j] = 0f;
             return;
         }
         long row = base + 4 * (ci * chStride + iy * rowStride);
-        if (ix >= 0 && ix + 16 <= w) {
-            FloatVector.fromMemorySegment(Widen.F, seg, row + 4L * ix, LE).intoArray(dst, off);
-            FloatVector.fromMemorySegment(Widen.F, seg, row + 4L * ix + 32, LE).intoArray(dst, off + 8);
+        if (ix >= 0 && ix + 15 * stride < w) {
+            if (stride == 1) {
+                FloatVector.fromMemorySegment(Widen.F, seg, row + 4L * ix, LE).intoArray(dst, off);
+                FloatVector.fromMemorySegment(Widen.F, seg, row + 4L * ix + 32, LE).intoArray(dst, off + 8);
+            } else {
+                long step = 4L * stride, src = row + 4L * ix;
+                for (int j = 0; j < 16; j++) dst[off + j] = seg.get(F32_LE, src + j * step);
+            }
         } else {
             for (int j = 0; j < 16; j++) {
-                int x = ix + j;
+                int x = ix + j * stride;
                 dst[off + j] = x >= 0 && x < w ? seg.get(F32_LE, row + 4L * x) : 0f;
             }
         }
     }
 
-    /** Any stride, panels crossing output rows, and the last partial panel. */
+    /** Panels crossing output rows, and the last partial panel. */
     private void generalPanel(int ci, int dy, int dx, int j0, int nr, float[] dst, int off) {
         int oy = j0 / outW, ox = j0 % outW;
         long chan = base + 4 * (ci * chStride);
