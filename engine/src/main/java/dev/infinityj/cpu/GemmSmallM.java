@@ -21,6 +21,8 @@ final class GemmSmallM {
     private GemmSmallM() {}
 
     static final int RM = 4, RN = 2;
+    /** K block: 64 rows × 1024 floats = 256 KB of activations, within L2 on Zen 3 and 4. */
+    static final int KB = 1024;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     static void multiply(CpuThreads pool, int m, int n, int k, Mat a, Mat w, MemorySegment c, long cOff, long ldc,
@@ -37,42 +39,52 @@ final class GemmSmallM {
         });
     }
 
+    /**
+     * Columns [j0, j1) of C. K is walked in blocks of {@link #KB} so the activation rows of a block
+     * (m·KB floats, ≤ 256 KB) stay in L2 while every weight row of the range streams past once;
+     * per-block dot products are summed into {@code acc} in block order (fixed by K alone).
+     */
     private static void rows(int j0, int j1, int m, int k, int kp, float[] xs, Mat w, MemorySegment c, long cOff, long ldc,
                              float[] biasN, float[] biasM, boolean accumulate) {
-        float[] wb = GemmScratch.get().w(RN * kp);
+        int nl = j1 - j0;
+        float[] acc = new float[m * nl];
         float[] out = new float[RM * RN];
-        for (int j = j0; j < j1; j += RN) {
-            int nr = Math.min(RN, j1 - j);
-            for (int r = 0; r < RN; r++) {
-                if (r < nr) {
-                    widenRow(w, j + r, k, wb, r * kp);
-                    Arrays.fill(wb, r * kp + k, (r + 1) * kp, 0f);
-                } else {
-                    Arrays.fill(wb, r * kp, (r + 1) * kp, 0f);
+        for (int k0 = 0; k0 < k; k0 += KB) {
+            int kb = Math.min(KB, k - k0), kbp = (kb + 7) & ~7;
+            float[] wb = GemmScratch.get().w(RN * kbp);
+            for (int j = j0; j < j1; j += RN) {
+                int nr = Math.min(RN, j1 - j);
+                for (int r = 0; r < RN; r++) {
+                    if (r < nr) {
+                        widenRow(w.seg(), w.offset(k0, j + r), w.dtype(), kb, wb, r * kbp);
+                        Arrays.fill(wb, r * kbp + kb, (r + 1) * kbp, 0f);
+                    } else {
+                        Arrays.fill(wb, r * kbp, (r + 1) * kbp, 0f);
+                    }
+                }
+                for (int i = 0; i < m; ) {
+                    int rows = m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
+                    if (rows == 4) GemmDot4x2.run(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
+                    else if (rows == 2) GemmDot4x2.run2(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
+                    else GemmDot4x2.run1(kbp, xs, i * kp + k0, wb, 0, kbp, out);
+                    for (int ii = 0; ii < rows; ii++)
+                        for (int r = 0; r < nr; r++) {
+                            int o = (i + ii) * nl + j - j0 + r;
+                            acc[o] = k0 == 0 ? out[ii * RN + r] : acc[o] + out[ii * RN + r];
+                        }
+                    i += rows;
                 }
             }
-            for (int i = 0; i < m; ) {
-                int rows = m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
-                if (rows == 4) GemmDot4x2.run(kp, xs, i * kp, kp, wb, 0, kp, out);
-                else if (rows == 2) GemmDot4x2.run2(kp, xs, i * kp, kp, wb, 0, kp, out);
-                else GemmDot4x2.run1(kp, xs, i * kp, wb, 0, kp, out);
-                for (int ii = 0; ii < rows; ii++)
-                    for (int r = 0; r < nr; r++) {
-                        long o = cOff + 4 * ((long) (i + ii) * ldc + j + r);
-                        float v = out[ii * RN + r];
-                        if (accumulate) v = v + c.get(F32_LE, o);
-                        if (biasN != null) v += biasN[j + r];
-                        if (biasM != null) v += biasM[i + ii];
-                        c.set(F32_LE, o, v);
-                    }
-                i += rows;
-            }
         }
-    }
-
-    /** Weight row j (B column j, contiguous along K) → dst[off .. off+k) as fp32. */
-    static void widenRow(Mat w, int j, int k, float[] dst, int off) {
-        widenRow(w.seg(), w.offset(0, j), w.dtype(), k, dst, off);
+        for (int i = 0; i < m; i++)
+            for (int j = j0; j < j1; j++) {
+                long o = cOff + 4 * ((long) i * ldc + j);
+                float v = acc[i * nl + j - j0];
+                if (accumulate) v = v + c.get(F32_LE, o);
+                if (biasN != null) v += biasN[j];
+                if (biasM != null) v += biasM[i];
+                c.set(F32_LE, o, v);
+            }
     }
 
     /** k contiguous values of type t at byte src → dst[off .. off+k) as fp32. */
