@@ -72,6 +72,14 @@ public final class ConvInput implements GemmB {
                 long step = 4L * stride, src = row + 4L * ix;
                 for (int j = 0; j < 16; j++) dst[off + j] = seg.get(F32_LE, src + j * step);
             }
+        } else if (stride == 1 && ix == -1 && w >= 15) {           // left border of a pad-1 conv
+            dst[off] = 0f;
+            FloatVector.fromMemorySegment(Widen.F, seg, row, LE).intoArray(dst, off + 1);
+            FloatVector.fromMemorySegment(Widen.F, seg, row + 28, LE).intoArray(dst, off + 8);
+        } else if (stride == 1 && ix + 15 == w && ix >= 0) {      // right border of a pad-1 conv
+            FloatVector.fromMemorySegment(Widen.F, seg, row + 4L * ix, LE).intoArray(dst, off);
+            FloatVector.fromMemorySegment(Widen.F, seg, row + 4L * ix + 28, LE).intoArray(dst, off + 7);
+            dst[off + 15] = 0f;
         } else {
             for (int j = 0; j < 16; j++) {
                 int x = ix + j * stride;
