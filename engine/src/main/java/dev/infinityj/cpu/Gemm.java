@@ -1,0 +1,164 @@
+package dev.infinityj.cpu;
+
+import dev.infinityj.ShapeException;
+import dev.infinityj.tensor.DType;
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.infinityj.tensor.Tensor.F32_LE;
+
+/**
+ * Single-precision GEMM on the CPU: {@code C[M,N] = A[M,K]·B[K,N] + biasN[n] + biasM[m]}, or
+ * {@code C += …} with {@code accumulate}. A and B are F32, BF16 or F16 ({@link Mat}; B may also be
+ * an implicit im2col, {@link ConvInput}); C is F32, row-major with leading dimension {@code ldc},
+ * in a native segment. Accumulation is in fp32.
+ *
+ * <p>Large M: packed and blocked (GotoBLAS order jc(NC) → pc(KC) → pack B → ic(MC) → pack A →
+ * jr → ir) around the 5×16 {@link GemmKernel5x16}; BF16/F16 are widened while packing.
+ * Small M with a {@code [N, K]} weight ({@link Mat#transposed}, the Linear layout): the
+ * weight-streaming {@link GemmSmallM}, which reads each weight once and splits N over threads.
+ *
+ * <p>Determinism: every C element is summed by one thread in an order that depends only on
+ * (M, K) — never on the thread count or the task split — so results are bitwise identical for
+ * any number of threads.
+ */
+public final class Gemm {
+    private Gemm() {}
+
+    public static final int MR = GemmKernel5x16.MR, NR = GemmKernel5x16.NR;
+    public static final int KC = 256, MC = 60, NC = 2048;
+
+    /**
+     * At or below this M, [N, K] weights are streamed instead of packed ({@link GemmSmallM}).
+     * Measured (1 thread, Zen 4 VM, BF16 and F32 weights, stream vs packed interleaved in one
+     * JVM, GFLOPS): K=2048 N=6144: M=48 57/33, 64 61/55, 80 61/62, 128 60/70; K=8192 N=2048:
+     * M=48 52/48, 64 52/53, 80 53/60. Re-measure with GemmBench when the kernels change.
+     */
+    public static final int SMALL_M = 64;
+
+    /** Below this many multiply-adds a GEMM runs on the calling thread alone. */
+    static final long PARALLEL_MIN_MACS = 1L << 18;
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /**
+     * C = A·B (+ biases), or C += A·B (+ biases) when {@code accumulate}.
+     *
+     * @param c     native segment holding C; row i starts at byte {@code cOff + 4·i·ldc}
+     * @param biasN per-column bias (length ≥ n) or null
+     * @param biasM per-row bias (length ≥ m) or null
+     */
+    public static void multiply(CpuThreads pool, int m, int n, int k, Mat a, GemmB b,
+                                MemorySegment c, long cOff, long ldc,
+                                float[] biasN, float[] biasM, boolean accumulate) {
+        if (m < 0 || n < 0 || k < 0) throw new ShapeException("GEMM sizes must be >= 0, got " + m + "x" + n + "x" + k);
+        if (ldc < n) throw new ShapeException("GEMM: ldc " + ldc + " < n " + n);
+        if (biasN != null && biasN.length < n) throw new ShapeException("GEMM: column bias has " + biasN.length + " values, need " + n);
+        if (biasM != null && biasM.length < m) throw new ShapeException("GEMM: row bias has " + biasM.length + " values, need " + m);
+        if (c.heapBase().isPresent()) throw new IllegalArgumentException("GEMM output must be a native segment");
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    long o = cOff + 4 * ((long) i * ldc + j);
+                    float v = accumulate ? c.get(F32_LE, o) : 0f;
+                    if (biasN != null) v += biasN[j];
+                    if (biasM != null) v += biasM[i];
+                    c.set(F32_LE, o, v);
+                }
+            return;
+        }
+        if (m <= SMALL_M && b instanceof Mat w && w.rowStride() == 1 && a.colStride() == 1 && a.dtype() == DType.F32) {
+            GemmSmallM.multiply(pool, m, n, k, a, w, c, cOff, ldc, biasN, biasM, accumulate);
+            return;
+        }
+        int threads = (long) m * n * k < PARALLEL_MIN_MACS ? 1 : pool.threads();
+        int nPanels = (n + NR - 1) / NR, mPanels = (m + MR - 1) / MR;
+        int tn, tm;
+        if (threads == 1) { tn = 1; tm = 1; }
+        else if (nPanels >= 4 * threads) { tn = threads; tm = 1; }       // split N: B packed once, A (cheap) per thread
+        else if (mPanels >= 4 * threads) { tn = 1; tm = threads; }       // narrow C: split M, each thread packs all of B
+        else { tn = Math.min(nPanels, threads); tm = Math.min(mPanels, (threads + tn - 1) / tn); }
+        final int ftn = tn, ftm = tm;
+        pool.parallelFor(tn * tm, t -> {
+            int ti = t / ftn, tj = t % ftn;
+            int m0 = (int) ((long) mPanels * ti / ftm) * MR, m1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / ftm) * MR);
+            int n0 = (int) ((long) nPanels * tj / ftn) * NR, n1 = Math.min(n, (int) ((long) nPanels * (tj + 1) / ftn) * NR);
+            if (m0 < m1 && n0 < n1) block(m0, m1, n0, n1, k, a, b, c, cOff, ldc, biasN, biasM, accumulate);
+        });
+    }
+
+    /** C rows [m0, m1) × columns [n0, n1) on the calling thread. */
+    static void block(int m0, int m1, int n0, int n1, int k, Mat a, GemmB b, MemorySegment c, long cOff, long ldc,
+                      float[] biasN, float[] biasM, boolean accumulate) {
+        GemmScratch sc = GemmScratch.get();
+        long ldcB = 4 * ldc;
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc), nPanels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean add = accumulate || pc > 0;
+                float[] bb = sc.b(nPanels * kc * NR);
+                for (int q = 0; q < nPanels; q++)
+                    b.packPanel(pc, kc, jc + q * NR, Math.min(NR, nc - q * NR), bb, q * kc * NR);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic), mPanels = (mc + MR - 1) / MR;
+                    float[] aa = sc.a(mPanels * kc * MR);
+                    for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
+                    for (int q = 0; q < nPanels; q++) {
+                        int nr = Math.min(NR, nc - q * NR);
+                        for (int r = 0; r < mPanels; r++) {
+                            int mr = Math.min(MR, mc - r * MR);
+                            long co = cOff + 4 * ((long) (ic + r * MR) * ldc + jc + q * NR);
+                            if (mr == MR && nr == NR) {
+                                GemmKernel5x16.run(kc, aa, r * kc * MR, bb, q * kc * NR, c, co, ldcB, add);
+                            } else {
+                                GemmKernel5x16.run(kc, aa, r * kc * MR, bb, q * kc * NR, sc.tile, 0, NR * 4, false);
+                                edge(sc.tile, mr, nr, c, co, ldcB, add);
+                            }
+                        }
+                    }
+                    if (pc + kc >= k && (biasN != null || biasM != null))
+                        addBias(c, cOff + 4 * ((long) ic * ldc + jc), ldcB, mc, nc, biasN, jc, biasM, ic);
+                }
+            }
+        }
+    }
+
+    /** C[0..mr, 0..nr] (+)= tile, the same arithmetic as the kernel's own store. */
+    private static void edge(MemorySegment tile, int mr, int nr, MemorySegment c, long co, long ldcB, boolean add) {
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) {
+                float v = tile.get(F32_LE, 4L * (i * NR + j));
+                long o = co + i * ldcB + 4L * j;
+                c.set(F32_LE, o, add ? v + c.get(F32_LE, o) : v);
+            }
+    }
+
+    private static void addBias(MemorySegment c, long co, long ldcB, int mc, int nc, float[] biasN, int j0, float[] biasM, int i0) {
+        int vl = Widen.F.length(), nv = nc - nc % vl;
+        for (int i = 0; i < mc; i++) {
+            long row = co + i * ldcB;
+            if (biasN != null) {
+                int j = 0;
+                for (; j < nv; j += vl) {
+                    long o = row + 4L * j;
+                    FloatVector.fromMemorySegment(Widen.F, c, o, LE).add(FloatVector.fromArray(Widen.F, biasN, j0 + j))
+                            .intoMemorySegment(c, o, LE);
+                }
+                for (; j < nc; j++) c.set(F32_LE, row + 4L * j, c.get(F32_LE, row + 4L * j) + biasN[j0 + j]);
+            }
+            if (biasM != null) {
+                float bm = biasM[i0 + i];
+                int j = 0;
+                for (; j < nv; j += vl) {
+                    long o = row + 4L * j;
+                    FloatVector.fromMemorySegment(Widen.F, c, o, LE).add(bm).intoMemorySegment(c, o, LE);
+                }
+                for (; j < nc; j++) c.set(F32_LE, row + 4L * j, c.get(F32_LE, row + 4L * j) + bm);
+            }
+        }
+    }
+}
