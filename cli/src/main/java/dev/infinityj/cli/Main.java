@@ -15,6 +15,7 @@ import java.io.PrintWriter;
                 CommandLine.HelpCommand.class,
                 CheckFixtureCommand.class,
                 ConvertCommand.class,
+                GenerateCommand.class,
                 InspectCommand.class,
                 TokenizeCommand.class,
         })
