@@ -408,7 +408,7 @@ public final class GenerateCommand implements Callable<Integer> {
         t.put("seed", Long.toString(s));
         t.put("parameters", j.prompt + (j.negative != null && !j.negative.isBlank() ? "\nNegative prompt: " + j.negative : "")
                 + String.format(Locale.ROOT, "\nSteps: %d scales, Sampler: Infinity bitwise, CFG scale: %s, Tau: %s, Top-k: %d, Top-p: %s, Seed: %d, Size: %dx%d, Model: %s",
-                j.schedule.scales(), j.cfg, j.tau, j.topK, j.topP, s, j.schedule.pixelWidth(), j.schedule.pixelHeight(), modelName(pipe)));
+                j.schedule.scales(), compact(j.cfgValues), compact(j.tauValues), j.topK, j.topP, s, j.schedule.pixelWidth(), j.schedule.pixelHeight(), modelName(pipe)));
         t.put(META_KEY, Json.write(m));
         return t;
     }
@@ -416,6 +416,13 @@ public final class GenerateCommand implements Callable<Integer> {
     private static String modelName(Pipeline pipe) {
         Map<String, Object> i = pipe.modelInfo();
         return i.containsKey("preset") ? i.get("preset") + " (random weights)" : String.valueOf(i.get("model_dir"));
+    }
+
+    /** "3" when every scale has the same value, else "3,3,2.5,...". */
+    static String compact(double[] v) {
+        boolean same = true;
+        for (double x : v) same &= x == v[0];
+        return new PerScaleList("", same ? new double[] {v[0]} : v).toString();
     }
 
     private static List<Object> toList(double[] v) {

@@ -18,6 +18,9 @@ import java.io.PrintWriter;
                 GenerateCommand.class,
                 InspectCommand.class,
                 TokenizeCommand.class,
+                TokenizeTextCommand.class,
+                ReconstructCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 
