@@ -24,7 +24,7 @@ final class Timing {
         r.add(new Row("text conditioning", t.conditionNanos() / 1e6));
         for (int k = 0; k < t.scaleNanos().length; k++) {
             ScaleSchedules.Grid g = s.grid(k);
-            r.add(new Row(String.format(Locale.ROOT, "scale %2d (%dx%d)", k + 1, g.h(), g.w()), t.scaleNanos()[k] / 1e6));
+            r.add(new Row(String.format(Locale.ROOT, "scale %d (%dx%d)", k + 1, g.h(), g.w()), t.scaleNanos()[k] / 1e6));
         }
         r.add(new Row("VAE decode", t.vaeNanos() / 1e6));
         r.add(new Row("total", t.totalNanos() / 1e6));
