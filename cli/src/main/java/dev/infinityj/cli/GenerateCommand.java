@@ -195,7 +195,10 @@ public final class GenerateCommand implements Callable<Integer> {
             if (j.initImage != null) initImages.computeIfAbsent(j.initImage, GenerateCommand::readInitImage);
 
         // ---- 2. load once, run every image
+        long loadStart = System.nanoTime();
         try (Backends.Selection sel = modelOptions.backend(); Pipeline pipe = modelOptions.load(source, sel)) {
+            double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
+            long runStart = System.nanoTime();
             List<String> notes = new ArrayList<>();
             if (sel.note() != null) notes.add(sel.note());
             notes.addAll(pipe.notes());
@@ -203,7 +206,8 @@ public final class GenerateCommand implements Callable<Integer> {
             if (randomSeed) notes.add("random seed: " + jobs.getFirst().seed);
             if (!quiet && !json) {
                 for (String n : notes) progress.message("infinityj: note: " + n);
-                progress.message(String.format(Locale.ROOT, "infinityj: %s on %s (%d threads)", source.describe(), sel.device(), sel.threads()));
+                progress.message(String.format(Locale.ROOT, "infinityj: %s on %s (%d threads), loaded in %.1f s", source.describe(), sel.device(),
+                        sel.threads(), loadSeconds));
             }
             checkReplayModel(replay, pipe, err);
             index = 0;
@@ -227,6 +231,9 @@ public final class GenerateCommand implements Callable<Integer> {
                     report(stdout, progress, target, j, s, o, notes);
                 }
             }
+            if (index > 1 && !quiet && !json)
+                progress.message(String.format(Locale.ROOT, "infinityj: %d images in %.1f s (%.1f s per image; model loaded once in %.1f s)",
+                        index, (System.nanoTime() - runStart) / 1e9, (System.nanoTime() - runStart) / 1e9 / index, loadSeconds));
             stdout.flush();
             err.flush();
         }

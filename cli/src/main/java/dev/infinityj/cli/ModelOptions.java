@@ -63,12 +63,13 @@ public final class ModelOptions {
         }
         if (tokenizer != null) throw new BadInputException("--tokenizer is only used with --random-weights (a model directory has its own)");
         if (model != null) return new Source(model, null, false);
-        String home = System.getenv("INFINITYJ_HOME");
-        if (home != null && !home.isBlank()) return new Source(Path.of(home), null, false);
-        if (fallbackPreset != null) {
+        if (fallbackPreset != null) {   // a random-weights PNG being replayed: its preset beats INFINITYJ_HOME
+            Pipeline.preset(fallbackPreset);
             if (fallbackWeightSeed != null) weightSeed = fallbackWeightSeed;
             return new Source(null, fallbackPreset, true);
         }
+        String home = System.getenv("INFINITYJ_HOME");
+        if (home != null && !home.isBlank()) return new Source(Path.of(home), null, false);
         throw new BadInputException("no model: give --model DIR (or set INFINITYJ_HOME) with converted weights, or run without files: "
                 + "--preset 2b --random-weights; to get the real weights, " + ModelDirectory.howToGet());
     }
