@@ -204,7 +204,7 @@ public final class Pipeline implements AutoCloseable {
         InfinityModel m = InfinityModel.load(p.transformer(), tw, backend);
         Map<String, long[]> vk = new LinkedHashMap<>(VaeKeys.decoder(p.vae()));
         vk.putAll(VaeKeys.encoder(p.vae()));
-        VaeWeights vw = new VaeWeights(RandomWeightSource.of(p.name() + "-vae", vk, DType.BF16, weightSeed + 2));
+        VaeWeights vw = new VaeWeights(RandomWeightSource.of(p.name() + "-vae", vk, DType.F32, weightSeed + 2)); // F32: the VAE computes in F32, no second copy
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("preset", p.name());
         info.put("random_weights", true);
