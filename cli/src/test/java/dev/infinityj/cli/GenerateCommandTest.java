@@ -231,6 +231,34 @@ class GenerateCommandTest {
     }
 
     @Test
+    void tokenizeReconstructAndBenchRefuseBadInputUpFront() throws Exception {
+        String[] tiny = {"--random-weights", "--preset", "tiny"};
+        var r = run(cat(new String[] {"tokenize", tmp.resolve("none.png").toString(), "--out", tmp.resolve("b.safetensors").toString()}, tiny));
+        assertOneLineError(r, "none.png", "file not found");
+        r = run(cat(new String[] {"tokenize", tmp.resolve("none.png").toString(), "--out", tmp.resolve("b.bits").toString()}, tiny));
+        assertOneLineError(r, "must end in .safetensors");
+        Path notBits = tmp.resolve("w.safetensors");
+        SafetensorsWriter.write(notBits, Map.of(), Map.of("a", Tensor.ofFloats(new float[] {1}, 1)));
+        r = run(cat(new String[] {"reconstruct", notBits.toString(), "--out", tmp.resolve("r.png").toString()}, tiny));
+        assertOneLineError(r, "not an infinityj bits file");
+        r = run(cat(new String[] {"reconstruct", notBits.toString(), "--out", tmp.resolve("no/dir/r.png").toString()}, tiny));
+        assertOneLineError(r, "does not exist");
+        r = run(cat(new String[] {"bench", "--format", "xml"}, tiny));
+        assertOneLineError(r, "unknown format 'xml'");
+        r = run(cat(new String[] {"bench", "--reps", "0"}, tiny));
+        assertOneLineError(r, "--reps must be in [1, 1000]");
+        r = run(cat(new String[] {"bench", "--pn", "3M"}, tiny));
+        assertOneLineError(r, "unknown pixel budget");
+        assertFalse(Files.exists(tmp.resolve("b.safetensors")) || Files.exists(tmp.resolve("r.png")));
+    }
+
+    static String[] cat(String[] a, String[] b) {
+        String[] o = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, o, a.length, b.length);
+        return o;
+    }
+
+    @Test
     void replayNeedsInfinityjMetadata() throws Exception {
         Path plain = tmp.resolve("plain.png");
         Png.write(plain, new dev.infinityj.image.RgbImage(2, 2, new byte[12]), Map.of());
