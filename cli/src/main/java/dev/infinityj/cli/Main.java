@@ -15,8 +15,12 @@ import java.io.PrintWriter;
                 CommandLine.HelpCommand.class,
                 CheckFixtureCommand.class,
                 ConvertCommand.class,
+                GenerateCommand.class,
                 InspectCommand.class,
                 TokenizeCommand.class,
+                TokenizeTextCommand.class,
+                ReconstructCommand.class,
+                BenchCommand.class,
         })
 public final class Main implements Runnable {
 
@@ -52,6 +56,15 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int code;
+        try {
+            code = commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            // tensors are native memory: the JVM's direct-memory cap or the machine ran out
+            System.err.println("infinityj: error: out of memory (" + e.getMessage() + "); tensors live outside the Java heap: "
+                    + "free memory, use a smaller --pn or preset, or raise the cap with JAVA_OPTS=-XX:MaxDirectMemorySize=<size> (bin/infinityj sets 65% of RAM)");
+            code = 1;
+        }
+        System.exit(code);
     }
 }

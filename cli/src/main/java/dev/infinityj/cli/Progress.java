@@ -1,6 +1,7 @@
 package dev.infinityj.cli;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 
 /**
@@ -10,11 +11,15 @@ import java.util.Locale;
 public final class Progress {
     public enum Mode { BAR, LINES, QUIET }
 
-    private final PrintStream err;
+    public Mode mode() { return mode; }
+
+    private final PrintWriter err;
     private final Mode mode;
     private final int width = 28;
 
-    public Progress(PrintStream err, Mode mode) {
+    public Progress(PrintStream err, Mode mode) { this(new PrintWriter(err, true), mode); }
+
+    public Progress(PrintWriter err, Mode mode) {
         this.err = err;
         this.mode = mode;
     }
@@ -29,13 +34,14 @@ public final class Progress {
         if (mode == Mode.QUIET) return;
         if (mode == Mode.BAR) err.print("\r\033[K");
         err.println(s);
+        err.flush();
     }
 
     /** Scale {@code si} (0-based) of {@code scales} done, grid h×w, in {@code ms}. */
     public void scale(String label, int si, int scales, int h, int w, double ms) {
         switch (mode) {
             case QUIET -> { }
-            case LINES -> err.printf(Locale.ROOT, "%s scale %2d/%d  %3dx%-3d  %8.1f ms%n", label, si + 1, scales, h, w, ms);
+            case LINES -> { err.printf(Locale.ROOT, "%s scale %2d/%d  %3dx%-3d  %8.1f ms%n", label, si + 1, scales, h, w, ms); err.flush(); }
             case BAR -> {
                 int filled = (int) Math.round(width * (si + 1) / (double) scales);
                 err.printf(Locale.ROOT, "\r\033[K%s [%s%s] %d/%d  %dx%d  %.0f ms", label,

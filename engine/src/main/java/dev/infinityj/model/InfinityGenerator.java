@@ -69,13 +69,24 @@ public final class InfinityGenerator {
         List<byte[]> allBits = new ArrayList<>();
         long[] nanos = new long[K];
         double[] cfg = opt.cfg(), tau = opt.tau();
+        // once cfg = 1 on every remaining scale, the uncond row is dropped: the cond row's arithmetic
+        // does not depend on it, so the bits are the same and the last scales run at batch 1
+        int lastCfgScale = -1;
+        for (int si = 0; si < K; si++) if (cfg[si] != 1) lastCfgScale = si;
+        int active = bs;
         for (int si = 0; si < K; si++) {
             long ts = System.nanoTime();
             ScaleSchedules.Grid g = sched.grid(si);
             int l = g.tokens(), start = sched.offset(si);
+            if (active > 1 && si > lastCfgScale) {
+                Tensor only = x.get(0);
+                x = Rows.stack(be, 1, b -> only);
+                active = 1;
+            }
+            int rows = active;
             Tensor lvl = model.levelEmbedding(si);
             Tensor xs = x;
-            x = Rows.stack(be, bs, b -> be.add(xs.get(b), lvl)); // level embedding before block 0 only
+            x = Rows.stack(be, rows, b -> be.add(xs.get(b), lvl)); // level embedding before block 0 only
             Tensor cos = be.upload(rope.cos(si)), sin = be.upload(rope.sin(si));
             for (int i = 0; i < c.depth(); i++) {
                 if (Thread.currentThread().isInterrupted()) throw new CancellationException("generation cancelled at scale " + si);
@@ -83,7 +94,7 @@ public final class InfinityGenerator {
             }
             Tensor logits = be.download(model.head().forward(x, tc));
             float[] lc = logits.get(0).toFloatArray();
-            float[] lu = bs > 1 ? logits.get(1).toFloatArray() : null;
+            float[] lu = logits.dim(0) > 1 ? logits.get(1).toFloatArray() : null;
             float[] mixed = mix(lc, lu, cfg[si], tau[si]);
 
             byte[] bits = new byte[l * d];
@@ -99,7 +110,7 @@ public final class InfinityGenerator {
                 Tensor down = be.download(be.interpolate(fHat, f * n.h(), f * n.w(), Interpolation.BILINEAR));
                 Tensor tokens = be.upload(Tensor.ofFloats(layout.latentToTokens(down.toFloatArray(), n.h(), n.w()), n.tokens(), d));
                 Tensor emb = model.wordEmbed(tokens);
-                x = Rows.stack(be, bs, b -> emb);
+                x = Rows.stack(be, rows, b -> emb);
             }
             nanos[si] = System.nanoTime() - ts;
             if (listeners != null)

@@ -19,6 +19,19 @@ import java.nio.file.StandardOpenOption;
 public final class AtomicFiles {
     private AtomicFiles() {}
 
+    /** Temporary files being written now: deleted by a shutdown hook on Ctrl-C / SIGTERM, so no half-written file is left. */
+    private static final java.util.Set<Path> IN_FLIGHT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        try {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                for (Path p : IN_FLIGHT) try { Files.deleteIfExists(p); } catch (IOException | RuntimeException ignored) { }
+            }, "infinityj-atomic-files-cleanup"));
+        } catch (IllegalStateException | SecurityException ignored) {
+            // already shutting down
+        }
+    }
+
     @FunctionalInterface
     public interface Writer {
         void write(Path tmp) throws IOException;
@@ -40,6 +53,7 @@ public final class AtomicFiles {
         Path tmp = null;
         try {
             tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
+            IN_FLIGHT.add(tmp);
             ordinaryPermissions(tmp, abs);
             writer.write(tmp);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) { ch.force(true); }
@@ -48,11 +62,15 @@ public final class AtomicFiles {
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
             }
+            IN_FLIGHT.remove(tmp);
             tmp = null;
         } catch (IOException e) {
             throw new BadInputException("cannot write " + target + ": " + e.getMessage(), e);
         } finally {
-            if (tmp != null) try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
+            if (tmp != null) {
+                try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
+                IN_FLIGHT.remove(tmp);
+            }
         }
     }
 

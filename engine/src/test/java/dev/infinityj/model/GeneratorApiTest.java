@@ -83,6 +83,23 @@ class GeneratorApiTest {
     }
 
     @Test
+    void cfgOffOnTheLastScalesDropsTheUncondRowWithoutChangingTheCondRow() {
+        InfinityModel m = tiny(false);
+        List<float[]> dropped = new ArrayList<>(), kept = new ArrayList<>();
+        List<Boolean> uncondSeen = new ArrayList<>();
+        var a = new InfinityGenerator(m).generate(text(5, 128), null, GenerationOptions.builder(SQUARE).cfg(3, 3, 3, 3, 1, 1, 1).seed(9).build(),
+                List.of(ev -> { dropped.add(ev.logitsCond()); uncondSeen.add(ev.logitsUncond() != null); }));
+        // same cfg on scales 0..5, but CFG on scale 6 keeps the uncond row running through scales 4 and 5
+        var b = new InfinityGenerator(m).generate(text(5, 128), null, GenerationOptions.builder(SQUARE).cfg(3, 3, 3, 3, 1, 1, 2).seed(9).build(),
+                List.of(ev -> kept.add(ev.logitsCond())));
+        assertEquals(List.of(true, true, true, true, false, false, false), uncondSeen);
+        for (int s = 0; s < 6; s++) {
+            assertArrayEquals(kept.get(s), dropped.get(s), "scale " + s);
+            assertArrayEquals(b.bits().get(s), a.bits().get(s), "scale " + s);
+        }
+    }
+
+    @Test
     void interruptCancels() {
         InfinityModel m = tiny(false);
         Thread.currentThread().interrupt();

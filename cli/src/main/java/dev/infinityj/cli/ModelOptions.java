@@ -1,0 +1,84 @@
+package dev.infinityj.cli;
+
+import dev.infinityj.BadInputException;
+import dev.infinityj.backend.Backends;
+import dev.infinityj.pipeline.ModelDirectory;
+import dev.infinityj.pipeline.Pipeline;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/**
+ * Where the model comes from and what it runs on, shared by generate, tokenize, reconstruct and
+ * bench: {@code --model DIR} (or {@code INFINITYJ_HOME}), or {@code --preset NAME --random-weights};
+ * {@code --device cpu|cuda|auto} and {@code --threads}.
+ */
+public final class ModelOptions {
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "Converted model directory (infinityj convert). Default: $INFINITYJ_HOME.")
+    Path model;
+
+    @Option(names = "--preset", paramLabel = "NAME",
+            description = "Model shape for --random-weights: 2b, 8b, layer12..layer48, tiny.")
+    String preset;
+
+    @Option(names = "--random-weights",
+            description = "Run the full pipeline on seeded random weights of the preset's real shapes (no files; the image is noise).")
+    boolean randomWeights;
+
+    @Option(names = "--weight-seed", paramLabel = "N", defaultValue = "1",
+            description = "Seed of the random weights (default: ${DEFAULT-VALUE}).")
+    long weightSeed;
+
+    @Option(names = "--tokenizer", paramLabel = "PATH",
+            description = "With --random-weights: a spiece.model / tokenizer.json (or a folder with one) instead of the stand-in tokenizer.")
+    Path tokenizer;
+
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
+            description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}: CUDA where available, else CPU).")
+    String device;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+            description = "CPU threads (default: 0 = one per physical core).")
+    int threads;
+
+    /** What the user asked for, checked before anything is loaded. */
+    public record Source(Path modelDir, String preset, boolean random) {
+        public String describe() { return random ? "preset " + preset + " (random weights)" : "model directory " + modelDir; }
+    }
+
+    /** Checks the options (no loading): exactly one model source. {@code fallbackPreset}: from --from-png metadata. */
+    Source source(String fallbackPreset, Long fallbackWeightSeed) {
+        if (threads < 0 || threads > 4096) throw new BadInputException("--threads must be in [0, 4096] (0 = one per physical core), got " + threads);
+        String dev = device == null ? "auto" : device.trim().toLowerCase(java.util.Locale.ROOT);
+        if (!dev.equals("cpu") && !dev.equals("cuda") && !dev.equals("auto"))
+            throw new BadInputException("--device: unknown device '" + device + "' (expected cpu, cuda or auto)");
+        if (preset != null && !randomWeights)
+            throw new BadInputException("--preset " + preset + " needs --random-weights (a preset is only a shape; real weights come from --model DIR)");
+        if (randomWeights) {
+            if (model != null) throw new BadInputException("--random-weights and --model exclude each other");
+            String p = preset != null ? preset : "2b";
+            Pipeline.preset(p);
+            return new Source(null, p, true);
+        }
+        if (tokenizer != null) throw new BadInputException("--tokenizer is only used with --random-weights (a model directory has its own)");
+        if (model != null) return new Source(model, null, false);
+        if (fallbackPreset != null) {   // a random-weights PNG being replayed: its preset beats INFINITYJ_HOME
+            Pipeline.preset(fallbackPreset);
+            if (fallbackWeightSeed != null) weightSeed = fallbackWeightSeed;
+            return new Source(null, fallbackPreset, true);
+        }
+        String home = System.getenv("INFINITYJ_HOME");
+        if (home != null && !home.isBlank()) return new Source(Path.of(home), null, false);
+        throw new BadInputException("no model: give --model DIR (or set INFINITYJ_HOME) with converted weights, or run without files: "
+                + "--preset 2b --random-weights; to get the real weights, " + ModelDirectory.howToGet());
+    }
+
+    Backends.Selection backend() { return Backends.open(device, threads); }
+
+    /** Loads the pipeline once (the caller closes it). */
+    Pipeline load(Source s, Backends.Selection be) {
+        if (s.random()) return Pipeline.random(s.preset(), weightSeed, tokenizer, be.backend());
+        return Pipeline.load(ModelDirectory.open(s.modelDir()), be.backend());
+    }
+}
