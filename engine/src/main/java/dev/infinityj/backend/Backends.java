@@ -2,6 +2,7 @@ package dev.infinityj.backend;
 
 import dev.infinityj.BadInputException;
 import dev.infinityj.cpu.CpuThreads;
+import dev.infinityj.cuda.CudaBackend;
 
 import java.util.Locale;
 
@@ -12,9 +13,11 @@ import java.util.Locale;
  *
  * <ul>
  *   <li>{@code cpu}: {@link CpuBackend} on {@code threads} threads (0 = one per physical core).
- *   <li>{@code cuda}: the CUDA backend; until it is wired in, a one-line
- *       "CUDA backend unavailable: &lt;reason&gt;" error.
- *   <li>{@code auto}: CUDA where it is available, else CPU, with a note saying why.
+ *   <li>{@code cuda}: {@link dev.infinityj.cuda.CudaBackend}, or a one-line
+ *       "CUDA backend unavailable: &lt;reason&gt;" error (no libcuda, no device, no kernels in the build).
+ *   <li>{@code auto}: the CPU for now, with a note. The CUDA backend has not yet been verified on a
+ *       GPU (see cuda-kernels/README.md), so it is only used when asked for by name; once a GPU run
+ *       has proven it against the CPU backend, auto will prefer it where {@code probe()} passes.
  * </ul>
  */
 public final class Backends {
@@ -37,11 +40,10 @@ public final class Backends {
             case "cpu" -> cpu(threads, null);
             case "cuda" -> openCuda();
             case "auto" -> {
-                try {
-                    yield openCuda();
-                } catch (CudaUnavailable e) {
-                    yield cpu(threads, e.getMessage() + "; using the CPU");
-                }
+                var why = CudaBackend.probe();
+                yield cpu(threads, why.isPresent()
+                        ? "CUDA backend unavailable: " + why.get() + "; using the CPU"
+                        : "a CUDA device is present, but the CUDA backend is not yet verified on hardware; using the CPU (--device cuda to try it)");
             }
             default -> throw new BadInputException("--device: unknown device '" + device + "' (expected cpu, cuda or auto)");
         };
@@ -53,8 +55,15 @@ public final class Backends {
         return new Selection(new CpuBackend(n), "cpu", n, note);
     }
 
-    /** Where the CUDA backend gets wired in (bindings/, cuda-kernels/, engine/.../cuda/). */
+    /** The CUDA backend on device 0 (bindings/, cuda-kernels/, engine/.../cuda/). */
     private static Selection openCuda() {
-        throw new CudaUnavailable("this build has no CUDA backend yet (use --device cpu)");
+        var why = CudaBackend.probe();
+        if (why.isPresent()) throw new CudaUnavailable(why.get());
+        try {
+            return new Selection(new CudaBackend(), "cuda", 0,
+                    "the CUDA backend is not yet verified on hardware: compare with --device cpu before trusting its images");
+        } catch (dev.infinityj.InfinityjException e) {
+            throw new CudaUnavailable(e.getMessage());
+        }
     }
 }

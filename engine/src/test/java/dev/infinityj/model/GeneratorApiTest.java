@@ -93,8 +93,14 @@ class GeneratorApiTest {
         var b = new InfinityGenerator(m).generate(text(5, 128), null, GenerationOptions.builder(SQUARE).cfg(3, 3, 3, 3, 1, 1, 2).seed(9).build(),
                 List.of(ev -> kept.add(ev.logitsCond())));
         assertEquals(List.of(true, true, true, true, false, false, false), uncondSeen);
+        // batch 1 vs 2 changes the GEMM's row count and so may change its path and summation order
+        // (results never depend on the thread count, but may on M): the cond logits agree to float
+        // rounding, and for this seed no bit sits close enough to a tie to flip
         for (int s = 0; s < 6; s++) {
-            assertArrayEquals(kept.get(s), dropped.get(s), "scale " + s);
+            float[] x = kept.get(s), y = dropped.get(s);
+            assertEquals(x.length, y.length);
+            for (int i = 0; i < x.length; i++)
+                assertEquals(x[i], y[i], 1e-5f * (1 + Math.abs(x[i])), "scale " + s + " logit " + i);
             assertArrayEquals(b.bits().get(s), a.bits().get(s), "scale " + s);
         }
     }
