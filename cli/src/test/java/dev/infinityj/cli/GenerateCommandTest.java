@@ -129,16 +129,33 @@ class GenerateCommandTest {
         BitsFile.Content c = BitsFile.read(bits);
         assertEquals(7, c.schedule().scales());
         assertEquals(32, c.tokenBits());
+        // bits equal the official ones except where the official pre-quantisation residual is ~0
+        // (a tie: float32 summation order decides it; the fixture README allows these)
+        List<byte[]> official = new java.util.ArrayList<>();
         try (SafetensorsFile ref = SafetensorsFile.open(rt.resolve("case.safetensors"))) {
             for (int k = 0; k < 7; k++) {
                 long[] want = ref.get(String.format("sq.s%02d.bits", k)).toLongArray();
+                float[] res = ref.get(String.format("sq.s%02d.residual_in", k)).toFloatArray();
                 byte[] got = c.bits().get(k);
                 assertEquals(want.length, got.length);
-                for (int i = 0; i < got.length; i++) assertEquals(want[i], got[i], "scale " + k + " bit " + i);
+                int d = 32, n = want.length / d;
+                byte[] o = new byte[want.length];
+                for (int i = 0; i < got.length; i++) {
+                    o[i] = (byte) want[i];
+                    if (want[i] == got[i]) continue;
+                    int t = i / d, j = i % d;
+                    double norm = 0;
+                    for (int q = 0; q < d; q++) norm += (double) res[q * n + t] * res[q * n + t];
+                    assertTrue(Math.abs(res[j * n + t]) / Math.sqrt(norm) < 1e-5, "scale " + k + " bit " + i + " differs and is no tie");
+                }
+                official.add(o);
             }
         }
+        // reconstruct from the official bits, so the image comparison does not depend on tie flips
+        Path officialBits = tmp.resolve("sq-official.safetensors");
+        BitsFile.write(officialBits, c.schedule(), c.tokenBits(), official, java.util.Map.of());
         Path png = tmp.resolve("sq-recon.png");
-        var r2 = run("reconstruct", bits.toString(), "--model", model.toString(), "--device", "cpu", "--out", png.toString());
+        var r2 = run("reconstruct", officialBits.toString(), "--model", model.toString(), "--device", "cpu", "--out", png.toString());
         assertEquals(0, r2.exit(), r2.err());
         byte[] got = Png.read(png).image().rgb(), want = Png.read(rt.resolve("sq-recon.png")).image().rgb();
         assertEquals(want.length, got.length);

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class GemmDot4x2 {
     private GemmDot4x2() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> S = Simd.F;
 
     /**
      * out[2i + r] = Σ_p x[xo + i·ldx + p] · w[wo + r·ldw + p] for i < 4, r < 2, p < kp

@@ -18,7 +18,7 @@ final class GemmKernel5x16 {
     private GemmKernel5x16() {}
 
     static final int MR = 5, NR = 16;
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> S = Simd.F;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /**

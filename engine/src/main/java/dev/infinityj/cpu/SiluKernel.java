@@ -12,7 +12,7 @@ import java.nio.ByteOrder;
 public final class SiluKernel {
     private SiluKernel() {}
 
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = Simd.F; // one vector shape for all kernels (see Simd)
     static final int L = S.length();
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);

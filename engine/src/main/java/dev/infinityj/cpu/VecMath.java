@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VecMath {
     private VecMath() {}
 
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = Simd.F; // one vector shape for all kernels (see Simd)
     static final int L = S.length();
     private static final VectorShuffle<Float>[] HSUM = hsumShuffles();
 

@@ -49,7 +49,9 @@ public final class Tensor {
 
     /** Zero-filled, contiguous, in automatically managed native memory (freed by the GC). */
     public static Tensor allocate(DType dtype, long... shape) {
-        return allocate(Arena.ofAuto(), dtype, shape);
+        Tensor t = allocate(Arena.ofAuto(), dtype, shape);
+        NativeGarbage.allocated(t.storage.byteSize());
+        return t;
     }
 
     public static Tensor allocate(Arena arena, DType dtype, long... shape) {

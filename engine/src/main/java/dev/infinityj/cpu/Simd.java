@@ -1,0 +1,21 @@
+package dev.infinityj.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one float vector shape every CPU kernel uses: 256-bit (8 lanes).
+ *
+ * <p>Why one, and why not {@code SPECIES_PREFERRED}: the Vector API's shared entry points
+ * ({@code FloatVector.fromArray}, {@code fma}, …) are inlined with the caller's type profile. When
+ * kernels use two shapes (e.g. the GEMM's 256-bit micro-kernel and 512-bit elementwise kernels on
+ * an AVX-512 machine), those profiles turn polymorphic, C2 stops intrinsifying, and ops fall back to
+ * the Java implementations: measured here, the GEMM dropped from ~135 to ~40 GFLOPS for the rest of
+ * the process after the first attention call. 256 bits is the GEMM kernel's design width (10
+ * accumulators fit AVX2's 16 registers) and is fast on AVX-512 machines too.
+ */
+public final class Simd {
+    private Simd() {}
+
+    public static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+}
