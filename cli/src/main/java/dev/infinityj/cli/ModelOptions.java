@@ -7,6 +7,7 @@ import dev.infinityj.pipeline.Pipeline;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Where the model comes from and what it runs on, shared by generate, tokenize, reconstruct and
@@ -35,8 +36,12 @@ public final class ModelOptions {
     Path tokenizer;
 
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
-            description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}: CUDA where available, else CPU).")
+            description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}: the CPU until the CUDA backend is verified on hardware; says why).")
     String device;
+
+    @Option(names = "--cuda-lib", paramLabel = "DIR", split = ",",
+            description = "Extra folders holding libcuda.so.1 / libcublas.so.* (searched first; also LD_LIBRARY_PATH, standard places, pip's site-packages/nvidia/*/lib).")
+    List<Path> cudaLib = new java.util.ArrayList<>();
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
             description = "CPU threads (default: 0 = one per physical core).")
@@ -74,7 +79,7 @@ public final class ModelOptions {
                 + "--preset 2b --random-weights; to get the real weights, " + ModelDirectory.howToGet());
     }
 
-    Backends.Selection backend() { return Backends.open(device, threads); }
+    Backends.Selection backend() { return Backends.open(device, threads, cudaLib); }
 
     /** Loads the pipeline once (the caller closes it). */
     Pipeline load(Source s, Backends.Selection be) {

@@ -216,6 +216,8 @@ class GenerateCommandTest {
         assertOneLineError(r, "unknown preset '99b'");
         r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--device", "cuda", "--out", out);
         assertOneLineError(r, "CUDA backend unavailable: ");
+        r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--device", "cuda", "--cuda-lib", tmp.resolve("no-cuda-here").toString(), "--out", out);
+        assertOneLineError(r, "CUDA backend unavailable: ");
         r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--init-image", tmp.resolve("no.png").toString(), "--out", out);
         assertOneLineError(r, "--init-image", "no.png", "not found");
         r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--bogus");

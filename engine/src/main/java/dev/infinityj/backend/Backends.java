@@ -4,6 +4,8 @@ import dev.infinityj.BadInputException;
 import dev.infinityj.cpu.CpuThreads;
 import dev.infinityj.cuda.CudaBackend;
 
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -33,14 +35,17 @@ public final class Backends {
         public CudaUnavailable(String reason) { super("CUDA backend unavailable: " + reason); }
     }
 
-    public static Selection open(String device, int threads) {
+    public static Selection open(String device, int threads) { return open(device, threads, List.of()); }
+
+    /** @param cudaLib extra folders to look for libcuda / libcublas in (the CLI's --cuda-lib), searched first */
+    public static Selection open(String device, int threads, List<Path> cudaLib) {
         if (threads < 0) throw new BadInputException("--threads must be >= 0 (0 = one per physical core), got " + threads);
         String d = device == null ? "auto" : device.trim().toLowerCase(Locale.ROOT);
         return switch (d) {
             case "cpu" -> cpu(threads, null);
-            case "cuda" -> openCuda();
+            case "cuda" -> openCuda(cudaLib);
             case "auto" -> {
-                var why = CudaBackend.probe();
+                var why = CudaBackend.probe(cudaLib);
                 yield cpu(threads, why.isPresent()
                         ? "CUDA backend unavailable: " + why.get() + "; using the CPU"
                         : "a CUDA device is present, but the CUDA backend is not yet verified on hardware; using the CPU (--device cuda to try it)");
@@ -56,11 +61,11 @@ public final class Backends {
     }
 
     /** The CUDA backend on device 0 (bindings/, cuda-kernels/, engine/.../cuda/). */
-    private static Selection openCuda() {
-        var why = CudaBackend.probe();
+    private static Selection openCuda(List<Path> cudaLib) {
+        var why = CudaBackend.probe(cudaLib);
         if (why.isPresent()) throw new CudaUnavailable(why.get());
         try {
-            return new Selection(new CudaBackend(), "cuda", 0,
+            return new Selection(new CudaBackend(CudaBackend.Options.defaults().withCudaLib(cudaLib)), "cuda", 0,
                     "the CUDA backend is not yet verified on hardware: compare with --device cpu before trusting its images");
         } catch (dev.infinityj.InfinityjException e) {
             throw new CudaUnavailable(e.getMessage());
