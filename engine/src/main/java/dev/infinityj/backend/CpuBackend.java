@@ -67,6 +67,12 @@ public class CpuBackend extends NaiveBackend {
         pool.parallelRange(rows, Math.max(1, PAR_MIN / 4 / Math.max(1, rowLen)), body);
     }
 
+    /**
+     * An op's output tensor, not zero-filled (recycled native memory, {@link Tensor#allocateUninitialized}):
+     * only for ops whose kernels write every element.
+     */
+    private static Tensor output(DType dtype, long... shape) { return Tensor.allocateUninitialized(dtype, shape); }
+
     private static float[] vector(Tensor t, long n, String what) {
         if (t == null) return null;
         float[] v = t.toFloatArray();
@@ -83,7 +89,7 @@ public class CpuBackend extends NaiveBackend {
 
     private Tensor normRows(Tensor x, float[] w, float[] b, float eps) {
         int c = Math.toIntExact(x.dim(-1));
-        Tensor out = allocate(DType.F32, x.shape());
+        Tensor out = output(DType.F32, x.shape());
         if (c == 0) return out;
         MemorySegment xs = x.segment(), os = out.segment();
         forRows(rows(x), c, (r0, r1) -> {
@@ -106,7 +112,7 @@ public class CpuBackend extends NaiveBackend {
         x = f32(x, "rmsNorm");
         int c = Math.toIntExact(x.dim(-1));
         float[] w = vector(weight, c, "rmsNorm weight");
-        Tensor out = allocate(DType.F32, x.shape());
+        Tensor out = output(DType.F32, x.shape());
         if (c == 0) return out;
         MemorySegment xs = x.segment(), os = out.segment();
         forRows(rows(x), c, (r0, r1) -> {
@@ -119,7 +125,7 @@ public class CpuBackend extends NaiveBackend {
     public Tensor softmax(Tensor x) {
         x = f32(x, "softmax");
         int c = Math.toIntExact(x.dim(-1));
-        Tensor out = allocate(DType.F32, x.shape());
+        Tensor out = output(DType.F32, x.shape());
         if (c == 0) return out;
         MemorySegment xs = x.segment(), os = out.segment();
         forRows(rows(x), c, (r0, r1) -> {
@@ -132,7 +138,7 @@ public class CpuBackend extends NaiveBackend {
 
     private Tensor map(Tensor x, String what, RangeKernel k) {
         x = f32(x, what);
-        Tensor out = allocate(DType.F32, x.shape());
+        Tensor out = output(DType.F32, x.shape());
         MemorySegment xs = x.segment(), os = out.segment();
         forRange(x.numel(), (f, t) -> k.run(xs, f, os, f, t - f));
         return out;
@@ -159,7 +165,7 @@ public class CpuBackend extends NaiveBackend {
         long[] as = a.shape(), bs = b.shape();
         if (bs.length > as.length || !Arrays.equals(bs, Arrays.copyOfRange(as, as.length - bs.length, as.length)))
             throw new ShapeException("cannot broadcast " + b.describe() + " onto " + a.describe());
-        Tensor out = allocate(DType.F32, as);
+        Tensor out = output(DType.F32, as);
         long n = a.numel(), m = b.numel();
         if (n == 0) return out;
         MemorySegment x = a.segment(), y = b.segment(), o = out.segment();
@@ -251,7 +257,7 @@ public class CpuBackend extends NaiveBackend {
         long l = x.dim(0), h = x.dim(1);
         int d = Math.toIntExact(x.dim(2));
         float[] hs = headScale == null ? null : vector(headScale, h, "headL2Normalize headScale");
-        Tensor out = allocate(DType.F32, l, h, d);
+        Tensor out = output(DType.F32, l, h, d);
         if (out.numel() == 0) return out;
         MemorySegment xs = x.storage(), os = out.segment();
         long[] rows = rowOffsets(x);
@@ -372,7 +378,7 @@ public class CpuBackend extends NaiveBackend {
         long k = x.dim(-1), n = w.dim(0), m = rows(x);
         if (w.dim(1) != k) throw new ShapeException("linear: input has " + k + " features, weight " + w.describe() + " expects " + w.dim(1));
         float[] b = biasOf(bias, n, "linear");
-        Tensor out = allocate(DType.F32, withLast(x.shape(), n));
+        Tensor out = output(DType.F32, withLast(x.shape(), n));
         Gemm.multiply(pool, toInt(m), toInt(n), toInt(k), Mat.rowMajor(x.storage(), x.byteOffset(), DType.F32, k),
                 Mat.transposeOf(w), out.storage(), out.byteOffset(), n, b, null, false);
         return out;
@@ -387,7 +393,7 @@ public class CpuBackend extends NaiveBackend {
             throw new ShapeException("matmul: expected [B,M,K]·[B,K,N] or [M,K]·[K,N], got " + a.describe() + " · " + b.describe());
         long bt = r2 ? 1 : a.dim(0), m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
         if (b.dim(-2) != k) throw new ShapeException("matmul: " + a.describe() + " · " + b.describe());
-        Tensor out = r2 ? allocate(DType.F32, m, n) : allocate(DType.F32, bt, m, n);
+        Tensor out = r2 ? output(DType.F32, m, n) : output(DType.F32, bt, m, n);
         for (long z = 0; z < bt; z++)
             Gemm.multiply(pool, toInt(m), toInt(n), toInt(k),
                     Mat.rowMajor(a.storage(), a.byteOffset() + 4 * z * m * k, DType.F32, k),

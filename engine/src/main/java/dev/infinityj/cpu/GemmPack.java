@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 
 import static dev.infinityj.tensor.Tensor.F32_LE;
 import static dev.infinityj.tensor.Tensor.I16_LE;
+import static dev.infinityj.tensor.Tensor.I64_LE;
 
 /**
  * Packing for {@link Gemm}: B panels {@code [k][16]} and A panels {@code [k][5]} as float[],
@@ -34,6 +35,9 @@ final class GemmPack {
                 case BF16 -> rowsBf16(s, src, ld, kc, dst, off);
                 default -> rowsF16(s, src, ld, kc, dst, off);
             }
+        } else if (b.rowStride() == 1 && nr == 16 && (kc & 3) == 0 && t == DType.BF16) {
+            // [N, K] bf16 (Linear.weight), full panel: straight into the panel, no row buffer
+            transposeBf16(s, src, b.colStride() * es, kc, dst, off);
         } else if (b.rowStride() == 1) {               // [N, K] layout (Linear.weight): transpose
             long ld = b.colStride() * es;
             float[] row = TMP.get();
@@ -71,6 +75,24 @@ final class GemmPack {
         for (int p = 0; p < kc; p++, src += ld, off += 16) {
             Widen.f16(s, src).intoArray(dst, off);
             Widen.f16(s, src + 16).intoArray(dst, off + 8);
+        }
+    }
+
+    /**
+     * 16 bf16 rows (row j at src + j·ld) → dst[off + 16p + j], p < kc (kc a multiple of 4): four
+     * values per 64-bit load, widened by shifting (exact), stored straight into the panel.
+     */
+    private static void transposeBf16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
+        for (int j = 0; j < 16; j++, src += ld) {
+            int o = off + j;
+            for (int p = 0; p < kc; p += 4) {
+                long v = s.get(I64_LE, src + 2L * p);
+                int lo = (int) v, hi = (int) (v >>> 32), q = o + 16 * p;
+                dst[q] = Float.intBitsToFloat(lo << 16);
+                dst[q + 16] = Float.intBitsToFloat(lo & 0xffff0000);
+                dst[q + 32] = Float.intBitsToFloat(hi << 16);
+                dst[q + 48] = Float.intBitsToFloat(hi & 0xffff0000);
+            }
         }
     }
 

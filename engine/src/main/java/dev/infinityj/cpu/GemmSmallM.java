@@ -20,7 +20,11 @@ import static dev.infinityj.tensor.Tensor.I16_LE;
 final class GemmSmallM {
     private GemmSmallM() {}
 
-    static final int RM = 4, RN = 2;
+    /**
+     * Weight rows per tile: 4 where 512-bit vectors exist (AVX-512: 32 vector registers, so the
+     * 16-accumulator {@link GemmDot4x2#run4x4} does not spill), else 2. Results do not depend on it.
+     */
+    static final int RM = 4, RN = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 && !Boolean.getBoolean("infinityj.narrowSmallM") ? 4 : 2;
     /** K block: 64 rows × 1024 floats = 256 KB of activations, within L2 on Zen 3 and 4. */
     static final int KB = 1024;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -64,9 +68,15 @@ final class GemmSmallM {
                 }
                 for (int i = 0; i < m; ) {
                     int rows = m - i >= 4 ? 4 : m - i >= 2 ? 2 : 1;
-                    if (rows == 4) GemmDot4x2.run(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
-                    else if (rows == 2) GemmDot4x2.run2(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
-                    else GemmDot4x2.run1(kbp, xs, i * kp + k0, wb, 0, kbp, out);
+                    if (RN == 4) {
+                        if (rows == 4) GemmDot4x2.run4x4(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
+                        else if (rows == 2) GemmDot4x2.run2x4(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
+                        else GemmDot4x2.run1x4(kbp, xs, i * kp + k0, wb, 0, kbp, out);
+                    } else {
+                        if (rows == 4) GemmDot4x2.run(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
+                        else if (rows == 2) GemmDot4x2.run2(kbp, xs, i * kp + k0, kp, wb, 0, kbp, out);
+                        else GemmDot4x2.run1(kbp, xs, i * kp + k0, wb, 0, kbp, out);
+                    }
                     for (int ii = 0; ii < rows; ii++)
                         for (int r = 0; r < nr; r++) {
                             int o = (i + ii) * nl + j - j0 + r;

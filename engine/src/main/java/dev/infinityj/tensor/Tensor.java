@@ -54,6 +54,18 @@ public final class Tensor {
         return t;
     }
 
+    /**
+     * Contiguous, in automatically managed native memory like {@link #allocate(DType, long...)}, but
+     * the contents are unspecified (not zero-filled; the block may be recycled from a dead tensor).
+     * Only for outputs every element of which the caller writes before anyone reads them.
+     */
+    public static Tensor allocateUninitialized(DType dtype, long... shape) {
+        long bytes = Math.max(1, numel(shape) * dtype.byteSize());
+        Tensor t = of(dtype, RecycledMemory.allocate(bytes), shape);
+        NativeGarbage.allocated(bytes);
+        return t;
+    }
+
     public static Tensor allocate(Arena arena, DType dtype, long... shape) {
         long bytes = Math.max(1, numel(shape) * dtype.byteSize());
         return of(dtype, arena.allocate(bytes, 64), shape);
