@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Measures the OpenBLAS sgemm peer on GemmBench's shapes. Fetches Debian's libopenblas0-pthread
-# into /tmp (no system change), compiles openblas_sgemm.c against it, runs with 1 and 2 threads.
+# into $OPENBLAS_PEER_DIR (default $TMPDIR/infinityj-openblas; no system change), compiles openblas_sgemm.c against it, runs with 1 and 2 threads.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-dir=/tmp/infinityj-openblas
+dir="${OPENBLAS_PEER_DIR:-${TMPDIR:-/tmp}/infinityj-openblas}"
 lib="$dir/root/usr/lib/x86_64-linux-gnu/openblas-pthread"
 if [ ! -f "$lib/libopenblas.so.0" ]; then
   mkdir -p "$dir" && (cd "$dir" && apt-get download libopenblas0-pthread libgfortran5 2>/dev/null \

@@ -27,8 +27,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * (bench/peer) measured one after the other are not. Not a JMH benchmark; a plain main:
  *
  * <pre>
- * bench/peer/run-openblas-peer.sh   # once: fetches libopenblas0-pthread into /tmp/infinityj-openblas
- * D=/tmp/infinityj-openblas/root/usr/lib/x86_64-linux-gnu
+ * bench/peer/run-openblas-peer.sh   # once: fetches libopenblas0-pthread into ${TMPDIR:-/tmp}/infinityj-openblas
+ * D=${TMPDIR:-/tmp}/infinityj-openblas/root/usr/lib/x86_64-linux-gnu
  * LD_LIBRARY_PATH=$D/openblas-pthread:$D java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
  *   -cp bench/target/benchmarks.jar dev.infinityj.bench.GemmVsOpenBlas $D/openblas-pthread/libopenblas.so.0 2 \
  *   1024x2048x6144 1024x2048x8192 1024x8192x2048 1024x2048x2048 4096x2048x2048

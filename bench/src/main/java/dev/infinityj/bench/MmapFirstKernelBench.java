@@ -22,13 +22,13 @@ import java.util.Map;
  * written is in the page cache; cold-disk numbers need the cache dropped by the operator.
  *
  * <pre>java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
- *   -cp bench/target/benchmarks.jar dev.infinityj.bench.MmapFirstKernelBench /tmp/4g.safetensors [gigabytes=4]</pre>
+ *   -cp bench/target/benchmarks.jar dev.infinityj.bench.MmapFirstKernelBench [FILE (default: java.io.tmpdir/infinityj-4g.safetensors)] [gigabytes=4]</pre>
  */
 public final class MmapFirstKernelBench {
     private MmapFirstKernelBench() {}
 
     public static void main(String[] args) throws Exception {
-        Path file = Path.of(args.length > 0 ? args[0] : "/tmp/infinityj-4g.safetensors");
+        Path file = args.length > 0 ? Path.of(args[0]) : Path.of(System.getProperty("java.io.tmpdir"), "infinityj-4g.safetensors");
         double gb = args.length > 1 ? Double.parseDouble(args[1]) : 4;
         long rows = 2048, cols = 8192, per = rows * cols * 2;
         int n = (int) Math.ceil(gb * 1e9 / per);

@@ -235,44 +235,25 @@ public class NaiveBackend implements Backend {
 
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, float scale) {
-        long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
-        if (k.dim(1) != h || k.dim(2) != d || v.dim(0) != lk || v.dim(1) != h)
-            throw new ShapeException("attention: q " + q.describe() + " k " + k.describe() + " v " + v.describe());
-        q = f32(q, "attention q"); k = f32(k, "attention k"); v = f32(v, "attention v");
-        Tensor out = allocate(DType.F32, lq, h, dv);
-        MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), os = out.segment();
-        double[] s = new double[(int) lk];
-        for (long i = 0; i < lq; i++)
-            for (long hh = 0; hh < h; hh++) {
-                double mx = Double.NEGATIVE_INFINITY;
-                for (long j = 0; j < lk; j++) {
-                    double acc = 0;
-                    for (long p = 0; p < d; p++) acc += qs.getAtIndex(F32_LE, (i * h + hh) * d + p) * ks.getAtIndex(F32_LE, (j * h + hh) * d + p);
-                    s[(int) j] = acc * scale;
-                    mx = Math.max(mx, s[(int) j]);
-                }
-                double sum = 0;
-                for (int j = 0; j < lk; j++) { s[j] = Math.exp(s[j] - mx); sum += s[j]; }
-                for (long p = 0; p < dv; p++) {
-                    double acc = 0;
-                    for (long j = 0; j < lk; j++) acc += s[(int) j] * vs.getAtIndex(F32_LE, (j * h + hh) * dv + p);
-                    os.setAtIndex(F32_LE, (i * h + hh) * dv + p, (float) (acc / sum));
-                }
-            }
-        return out;
+        return attentionLoops(q, k, v, null, scale, "attention");
     }
 
     @Override
     public Tensor attentionWithBias(Tensor q, Tensor k, Tensor v, Tensor bias, float scale) {
+        if (bias.rank() != 3 || bias.dim(0) != q.dim(1) || bias.dim(1) != q.dim(0) || bias.dim(2) != k.dim(0))
+            throw new ShapeException("attentionWithBias: bias " + bias.describe() + " must be [" + q.dim(1) + ", " + q.dim(0) + ", " + k.dim(0) + "]");
+        return attentionLoops(q, k, v, f32(bias, "attention bias"), scale, "attentionWithBias");
+    }
+
+    /** softmax(scale · q kᵀ (+ bias[h])) v per head, in double; bias [H, Lq, Lk] or null. */
+    private Tensor attentionLoops(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, String what) {
         long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
         if (k.dim(1) != h || k.dim(2) != d || v.dim(0) != lk || v.dim(1) != h)
-            throw new ShapeException("attentionWithBias: q " + q.describe() + " k " + k.describe() + " v " + v.describe());
-        if (bias.rank() != 3 || bias.dim(0) != h || bias.dim(1) != lq || bias.dim(2) != lk)
-            throw new ShapeException("attentionWithBias: bias " + bias.describe() + " must be [" + h + ", " + lq + ", " + lk + "]");
+            throw new ShapeException(what + ": q " + q.describe() + " k " + k.describe() + " v " + v.describe());
         q = f32(q, "attention q"); k = f32(k, "attention k"); v = f32(v, "attention v");
-        bias = f32(bias, "attention bias");
         Tensor out = allocate(DType.F32, lq, h, dv);
-        MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), bs = bias.segment(), os = out.segment();
+        MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), os = out.segment();
+        MemorySegment bs = bias == null ? null : bias.segment();
         double[] s = new double[(int) lk];
         for (long i = 0; i < lq; i++)
             for (long hh = 0; hh < h; hh++) {
@@ -280,7 +261,7 @@ public class NaiveBackend implements Backend {
                 for (long j = 0; j < lk; j++) {
                     double acc = 0;
                     for (long p = 0; p < d; p++) acc += qs.getAtIndex(F32_LE, (i * h + hh) * d + p) * ks.getAtIndex(F32_LE, (j * h + hh) * d + p);
-                    s[(int) j] = acc * scale + bs.getAtIndex(F32_LE, (hh * lq + i) * lk + j);
+                    s[(int) j] = acc * scale + (bs == null ? 0 : bs.getAtIndex(F32_LE, (hh * lq + i) * lk + j));
                     mx = Math.max(mx, s[(int) j]);
                 }
                 double sum = 0;
