@@ -2,7 +2,6 @@ package dev.infinityj.bench;
 
 import dev.infinityj.backend.CpuBackend;
 import dev.infinityj.tensor.Tensor;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -24,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * CpuBackend.attention (the FlashAttention kernel) on Infinity's shapes: 16 heads × D 128, the
  * 2B 1M schedule's last scale (4096 queries against 10521 cached keys) and a small scale
  * (16 queries × 521 keys). Cosine attention passes scale 1; q/k/v are random in [−1, 1).
- * The {@code gflops} secondary result counts 4·Lq·Lk·D·H flops per call (Q·Kᵀ and P·V) and is
+ * The {@code attention:gflop} secondary result ({@link GflopCounter}) counts 4·Lq·Lk·D·H flops per call (Q·Kᵀ and P·V) and is
  * reported per second, i.e. GFLOPS. {@code -p shape=16x521} for a quick smoke run.
  */
 @State(Scope.Benchmark)
@@ -66,19 +65,11 @@ public class AttentionBench {
     }
 
     /** Secondary result: GFLOP done, reported per second (= GFLOPS). */
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Flops {
-        public double gflops;
-
-        @Setup(Level.Iteration)
-        public void reset() { gflops = 0; }
-    }
 
     @Benchmark
-    public Tensor attention(Flops flops) {
+    public Tensor attention(GflopCounter flops) {
         Tensor o = backend.attention(q, k, v, 1f);
-        flops.gflops += gflopPerCall;
+        flops.gflop += gflopPerCall;
         return o;
     }
 

@@ -3,7 +3,6 @@ package dev.infinityj.bench;
 import dev.infinityj.backend.CpuBackend;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -48,14 +47,6 @@ public class ConvBench {
     private Tensor x, w, b;
     private double gflopPerCall;
 
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Flops {
-        public double gflop;
-
-        @Setup(Level.Iteration)
-        public void reset() { gflop = 0; }
-    }
 
     @Setup(Level.Trial)
     public void setup() {
@@ -79,7 +70,7 @@ public class ConvBench {
     public void tearDown() { be.close(); }
 
     @Benchmark
-    public Tensor conv(Flops f) {
+    public Tensor conv(GflopCounter f) {
         Tensor y = be.conv2d(x, w, b, 1, kernel / 2);
         f.gflop += gflopPerCall;
         return y;

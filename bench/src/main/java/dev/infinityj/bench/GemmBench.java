@@ -4,7 +4,6 @@ import dev.infinityj.cpu.CpuThreads;
 import dev.infinityj.cpu.Gemm;
 import dev.infinityj.cpu.Mat;
 import dev.infinityj.tensor.DType;
-import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -65,15 +64,6 @@ public class GemmBench {
     private Mat x, w;
     private MemorySegment y;
 
-    @State(Scope.Thread)
-    @AuxCounters(AuxCounters.Type.OPERATIONS)
-    public static class Flops {
-        /** Accumulated 10⁹ floating-point operations; JMH reports it per second = GFLOPS. */
-        public double gflop;
-
-        @Setup(Level.Iteration)
-        public void reset() { gflop = 0; }
-    }
 
     @Setup(Level.Trial)
     public void setup() {
@@ -103,7 +93,7 @@ public class GemmBench {
     }
 
     @Benchmark
-    public MemorySegment gemm(Flops f) {
+    public MemorySegment gemm(GflopCounter f) {
         Gemm.multiply(pool, m, n, k, x, w, y, 0, n, null, null, false);
         f.gflop += 2.0 * m * n * k * 1e-9;
         return y;
