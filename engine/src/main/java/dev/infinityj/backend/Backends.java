@@ -3,6 +3,7 @@ package dev.infinityj.backend;
 import dev.infinityj.BadInputException;
 import dev.infinityj.cpu.CpuThreads;
 import dev.infinityj.cuda.CudaBackend;
+import dev.infinityj.cuda.CudaUnavailableException;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -62,12 +63,12 @@ public final class Backends {
 
     /** The CUDA backend on device 0 (bindings/, cuda-kernels/, engine/.../cuda/). */
     private static Selection openCuda(List<Path> cudaLib) {
-        var why = CudaBackend.probe(cudaLib);
-        if (why.isPresent()) throw new CudaUnavailable(why.get());
-        try {
+        try { // the constructor runs the probe once and throws its reason
             return new Selection(new CudaBackend(CudaBackend.Options.defaults().withCudaLib(cudaLib)), "cuda", 0,
                     "the CUDA backend is not yet verified on hardware: compare with --device cpu before trusting its images");
-        } catch (dev.infinityj.InfinityjException e) {
+        } catch (CudaUnavailableException e) {
+            throw new CudaUnavailable(e.reason());
+        } catch (dev.infinityj.InfinityjException e) { // a driver call failed while opening the device
             throw new CudaUnavailable(e.getMessage());
         }
     }
