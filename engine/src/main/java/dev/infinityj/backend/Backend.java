@@ -27,8 +27,18 @@ public interface Backend extends AutoCloseable {
     /** A host copy (the same tensor on the CPU backend). */
     Tensor download(Tensor t);
 
-    /** y[M,N] = x[M,K] · w[N,K]ᵀ + bias[N]; bias may be null. x may have any leading dims. */
+    /**
+     * y[M,N] = x[M,K] · w[N,K]ᵀ + bias[N]; bias may be null. x may have any leading dims. w is a
+     * {@code Linear.weight} [N, K], or what this backend's {@link #linearWeight} returned for one.
+     */
     Tensor linear(Tensor x, Tensor w, Tensor bias);
+
+    /**
+     * A {@code Linear.weight} [N, K] made ready for {@link #linear} on this backend, once, at model
+     * build: uploaded, and possibly re-laid out (the CPU backend packs it into its GEMM's panel
+     * order). The result is only meant for this backend's {@code linear}; keep it instead of w.
+     */
+    default Tensor linearWeight(Tensor w) { return upload(w); }
 
     /** Batched plain matmul: a[B,M,K] · b[B,K,N] → [B,M,N] (rank 2 allowed: B=1). */
     Tensor matmul(Tensor a, Tensor b);

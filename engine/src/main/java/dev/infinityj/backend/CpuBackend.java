@@ -12,6 +12,7 @@ import dev.infinityj.cpu.HeadL2NormKernel;
 import dev.infinityj.cpu.InterpolateKernel;
 import dev.infinityj.cpu.LayerNormKernel;
 import dev.infinityj.cpu.Mat;
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.cpu.RmsNormKernel;
 import dev.infinityj.cpu.RopeKernel;
 import dev.infinityj.cpu.SiluKernel;
@@ -370,10 +371,35 @@ public class CpuBackend extends NaiveBackend {
 
     // ---------------------------------------------------------------- GEMM-based ops (dev.infinityj.cpu.Gemm)
 
-    /** y = x·wᵀ + bias on {@link Gemm}; w [out, in] F32/BF16/F16 (any strides), read in place. */
+    /**
+     * Packs a Linear weight into the GEMM's panel order ({@link PackedLinear}: same dtype and bytes,
+     * the original can then be dropped) when its rows are a multiple of 16; else returns it as is.
+     * {@code -Dinfinityj.packWeights=false} keeps every weight in its [N, K] layout.
+     */
+    @Override
+    public Tensor linearWeight(Tensor w) {
+        return PACK_WEIGHTS && PackedLinear.packable(w) ? PackedLinear.pack(pool, w) : w;
+    }
+
+    private static final boolean PACK_WEIGHTS = !"false".equals(System.getProperty("infinityj.packWeights"));
+
+    /**
+     * y = x·wᵀ + bias on {@link Gemm}; w [out, in] F32/BF16/F16 (any strides), read in place, or a
+     * weight packed by {@link #linearWeight}.
+     */
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias) {
         x = f32(x, "linear input");
+        if (PackedLinear.isPacked(w)) {
+            long k = x.dim(-1), n = PackedLinear.outFeatures(w), m = rows(x);
+            if (PackedLinear.inFeatures(w) != k)
+                throw new ShapeException("linear: input has " + k + " features, packed weight [" + n + ", " + PackedLinear.inFeatures(w) + "] expects " + PackedLinear.inFeatures(w));
+            float[] b = biasOf(bias, n, "linear");
+            Tensor out = output(DType.F32, withLast(x.shape(), n));
+            Gemm.multiply(pool, toInt(m), toInt(n), toInt(k), Mat.rowMajor(x.storage(), x.byteOffset(), DType.F32, k),
+                    PackedLinear.view(w), out.storage(), out.byteOffset(), n, b, null, false);
+            return out;
+        }
         if (w.rank() != 2) throw new ShapeException("linear weight must be [out, in], got " + w.describe());
         long k = x.dim(-1), n = w.dim(0), m = rows(x);
         if (w.dim(1) != k) throw new ShapeException("linear: input has " + k + " features, weight " + w.describe() + " expects " + w.dim(1));

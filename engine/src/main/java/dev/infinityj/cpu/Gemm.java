@@ -16,7 +16,8 @@ import static dev.infinityj.tensor.Tensor.F32_LE;
  * in a native segment. Accumulation is in fp32.
  *
  * <p>Large M: packed and blocked (GotoBLAS order jc(NC) → pc(KC) → pack B → ic(MC) → pack A →
- * jr → ir) around the 5×16 {@link GemmKernel5x16}; BF16/F16 are widened while packing.
+ * jr → ir) around the MR×16 micro-kernel ({@link GemmKernel8x16} with AVX-512's 32 registers,
+ * {@link GemmKernel5x16} with AVX2's 16); BF16/F16 are widened while packing.
  * Small M with a {@code [N, K]} weight ({@link Mat#transposed}, the Linear layout): the
  * weight-streaming {@link GemmSmallM}, which reads each weight once and splits N over threads.
  *
@@ -27,8 +28,10 @@ import static dev.infinityj.tensor.Tensor.F32_LE;
 public final class Gemm {
     private Gemm() {}
 
-    public static final int MR = GemmKernel5x16.MR, NR = GemmKernel5x16.NR;
-    public static final int KC = 256, MC = 60, NC = 2048;
+    /** Rows of the micro-kernel's tile: 8 ({@link GemmKernel8x16}) with 32 vector registers, else 5. */
+    public static final int MR = Simd.WIDE_REGISTERS ? GemmKernel8x16.MR : GemmKernel5x16.MR, NR = 16;
+    /** MC: rows of A packed per block (a multiple of MR; mc·KC floats stay in L2). */
+    public static final int KC = 256, MC = Simd.WIDE_REGISTERS ? 64 : 60, NC = 2048;
 
     /**
      * At or below this M, [N, K] weights are streamed instead of packed ({@link GemmSmallM}).
@@ -86,7 +89,9 @@ public final class Gemm {
             int ti = t / ftn, tj = t % ftn;
             int m0 = (int) ((long) mPanels * ti / ftm) * MR, m1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / ftm) * MR);
             int n0 = (int) ((long) nPanels * tj / ftn) * NR, n1 = Math.min(n, (int) ((long) nPanels * (tj + 1) / ftn) * NR);
-            if (m0 < m1 && n0 < n1) block(m0, m1, n0, n1, k, a, b, c, cOff, ldc, biasN, biasM, accumulate);
+            if (m0 >= m1 || n0 >= n1) return;
+            if (b instanceof PackedLinear.PackedB pb) blockPanels(m0, m1, n0, n1, k, a, pb, c, cOff, ldc, biasN, biasM, accumulate);
+            else block(m0, m1, n0, n1, k, a, b, c, cOff, ldc, biasN, biasM, accumulate);
         });
     }
 
@@ -113,9 +118,9 @@ public final class Gemm {
                             int mr = Math.min(MR, mc - r * MR);
                             long co = cOff + 4 * ((long) (ic + r * MR) * ldc + jc + q * NR);
                             if (mr == MR && nr == NR) {
-                                GemmKernel5x16.run(kc, aa, r * kc * MR, bb, q * kc * NR, c, co, ldcB, add);
+                                kernel(kc, aa, r * kc * MR, bb, q * kc * NR, sc, c, co, ldcB, add);
                             } else {
-                                GemmKernel5x16.run(kc, aa, r * kc * MR, bb, q * kc * NR, sc.tile, 0, NR * 4, false);
+                                kernel(kc, aa, r * kc * MR, bb, q * kc * NR, sc, sc.tile, 0, NR * 4, false);
                                 edge(sc.tile, mr, nr, c, co, ldcB, add);
                             }
                         }
@@ -125,6 +130,55 @@ public final class Gemm {
                 }
             }
         }
+    }
+
+    /** Rows of A packed at once in {@link #blockPanels}: MA·KC floats (256 KB) stay in L2. */
+    static final int MA = 256;
+
+    /**
+     * C rows [m0, m1) × columns [n0, n1) over pre-packed weight panels ({@link PackedLinear}):
+     * A is packed once per K block (up to {@link #MA} rows), then each 16-column panel is widened
+     * into an L1-sized buffer right before the row panels use it. The per-element summation order
+     * (K blocks of KC in order, FMA chain inside) is {@link #block}'s, so results are identical.
+     * Serves every M: at M ≤ {@link #SMALL_M} the padded rows of the one tile cost less than the
+     * streaming path's widening of the [N, K] rows did.
+     */
+    static void blockPanels(int m0, int m1, int n0, int n1, int k, Mat a, PackedLinear.PackedB b, MemorySegment c, long cOff, long ldc,
+                            float[] biasN, float[] biasM, boolean accumulate) {
+        GemmScratch sc = GemmScratch.get();
+        long ldcB = 4 * ldc;
+        for (int ic = m0; ic < m1; ic += MA) {
+            int mc = Math.min(MA, m1 - ic), mPanels = (mc + MR - 1) / MR;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean add = accumulate || pc > 0, last = pc + kc >= k;
+                float[] aa = sc.a(mPanels * kc * MR);
+                for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
+                float[] bb = sc.b(kc * NR);
+                for (int j = n0; j < n1; j += NR) {
+                    b.packPanel(pc, kc, j, NR, bb, 0);
+                    for (int r = 0; r < mPanels; r++) {
+                        int mr = Math.min(MR, mc - r * MR);
+                        long co = cOff + 4 * ((long) (ic + r * MR) * ldc + j);
+                        if (mr == MR) {
+                            kernel(kc, aa, r * kc * MR, bb, 0, sc, c, co, ldcB, add);
+                        } else {
+                            kernel(kc, aa, r * kc * MR, bb, 0, sc, sc.tile, 0, NR * 4, false);
+                            edge(sc.tile, mr, NR, c, co, ldcB, add);
+                        }
+                    }
+                    if (last && (biasN != null || biasM != null))
+                        addBias(c, cOff + 4 * ((long) ic * ldc + j), ldcB, mc, NR, biasN, j, biasM, ic);
+                }
+            }
+        }
+    }
+
+    /** The MR×16 micro-kernel (MR is a constant, so the JIT keeps one branch). */
+    private static void kernel(int kc, float[] aa, int ao, float[] bb, int bo, GemmScratch sc,
+                               MemorySegment c, long co, long ldcB, boolean add) {
+        if (MR == GemmKernel8x16.MR) GemmKernel8x16.run(kc, aa, ao, bb, bo, sc.acc, c, co, ldcB, add);
+        else GemmKernel5x16.run(kc, aa, ao, bb, bo, c, co, ldcB, add);
     }
 
     /** C[0..mr, 0..nr] (+)= tile, the same arithmetic as the kernel's own store. */

@@ -11,7 +11,7 @@ import static dev.infinityj.tensor.Tensor.I16_LE;
 import static dev.infinityj.tensor.Tensor.I64_LE;
 
 /**
- * Packing for {@link Gemm}: B panels {@code [k][16]} and A panels {@code [k][5]} as float[],
+ * Packing for {@link Gemm}: B panels {@code [k][16]} and A panels {@code [k][MR]} as float[],
  * widening BF16/F16 on the way (free at pack time: a packed B block is reused by every row block
  * of A; widening inside the micro-kernel costs ~30%). Zero padding fills the columns/rows past
  * the matrix edge so the micro-kernel always runs full tiles.
@@ -57,21 +57,21 @@ final class GemmPack {
         }
     }
 
-    private static void rowsF32(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
+    static void rowsF32(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
         for (int p = 0; p < kc; p++, src += ld, off += 16) {
             FloatVector.fromMemorySegment(Widen.F, s, src, LE).intoArray(dst, off);
             FloatVector.fromMemorySegment(Widen.F, s, src + 32, LE).intoArray(dst, off + 8);
         }
     }
 
-    private static void rowsBf16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
+    static void rowsBf16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
         for (int p = 0; p < kc; p++, src += ld, off += 16) {
             Widen.bf16(s, src).intoArray(dst, off);
             Widen.bf16(s, src + 16).intoArray(dst, off + 8);
         }
     }
 
-    private static void rowsF16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
+    static void rowsF16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
         for (int p = 0; p < kc; p++, src += ld, off += 16) {
             Widen.f16(s, src).intoArray(dst, off);
             Widen.f16(s, src + 16).intoArray(dst, off + 8);
@@ -112,7 +112,9 @@ final class GemmPack {
             for (int j = nr; j < 16; j++) dst[off + 16 * p + j] = 0f;
     }
 
-    // ---------------------------------------------------------------- A panels [kc][5]
+    // ---------------------------------------------------------------- A panels [kc][MR]
+
+    private static final int MR = Gemm.MR;
 
     static void packA(Mat a, int i0, int mr, int p0, int kc, float[] dst, int off) {
         MemorySegment s = a.seg();
@@ -124,17 +126,17 @@ final class GemmPack {
             for (int i = 0; i < mr; i++) {
                 long row = src + i * ld;
                 switch (t) {
-                    case F32 -> { for (int p = 0; p < kc; p++) dst[off + 5 * p + i] = s.get(F32_LE, row + 4L * p); }
-                    case BF16 -> { for (int p = 0; p < kc; p++) dst[off + 5 * p + i] = Float.intBitsToFloat(s.get(I16_LE, row + 2L * p) << 16); }
-                    default -> { for (int p = 0; p < kc; p++) dst[off + 5 * p + i] = Float.float16ToFloat(s.get(I16_LE, row + 2L * p)); }
+                    case F32 -> { for (int p = 0; p < kc; p++) dst[off + MR * p + i] = s.get(F32_LE, row + 4L * p); }
+                    case BF16 -> { for (int p = 0; p < kc; p++) dst[off + MR * p + i] = Float.intBitsToFloat(s.get(I16_LE, row + 2L * p) << 16); }
+                    default -> { for (int p = 0; p < kc; p++) dst[off + MR * p + i] = Float.float16ToFloat(s.get(I16_LE, row + 2L * p)); }
                 }
             }
         } else {
             for (int i = 0; i < mr; i++)
-                for (int p = 0; p < kc; p++) dst[off + 5 * p + i] = read(s, a.offset(i0 + i, p0 + p), t);
+                for (int p = 0; p < kc; p++) dst[off + MR * p + i] = read(s, a.offset(i0 + i, p0 + p), t);
         }
-        for (int i = mr; i < 5; i++)
-            for (int p = 0; p < kc; p++) dst[off + 5 * p + i] = 0f;
+        for (int i = mr; i < MR; i++)
+            for (int p = 0; p < kc; p++) dst[off + MR * p + i] = 0f;
     }
 
     static float read(MemorySegment s, long off, DType t) {

@@ -5,14 +5,16 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Per-thread GEMM buffers, kept between calls: packed A and B blocks (float[], kernel-private),
- * the small-M path's widened weight rows, and a native 5×16 tile for edge tiles (the micro-kernel
+ * the small-M path's widened weight rows, the 8×16 kernel's accumulator tile, and a native MR×16 tile for edge tiles (the micro-kernel
  * only ever writes native segments).
  */
 final class GemmScratch {
     private static final ThreadLocal<GemmScratch> LOCAL = ThreadLocal.withInitial(GemmScratch::new);
 
     private float[] a = new float[0], b = new float[0], w = new float[0];
-    final MemorySegment tile = Arena.ofAuto().allocate(GemmKernel5x16.MR * GemmKernel5x16.NR * 4L, 64);
+    final MemorySegment tile = Arena.ofAuto().allocate(Gemm.MR * Gemm.NR * 4L, 64);
+    /** The 8×16 kernel's accumulator tile. */
+    final float[] acc = new float[Gemm.MR * Gemm.NR];
 
     static GemmScratch get() { return LOCAL.get(); }
 

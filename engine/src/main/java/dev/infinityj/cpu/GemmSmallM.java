@@ -24,7 +24,7 @@ final class GemmSmallM {
      * Weight rows per tile: 4 where 512-bit vectors exist (AVX-512: 32 vector registers, so the
      * 16-accumulator {@link GemmDot4x2#run4x4} does not spill), else 2. Results do not depend on it.
      */
-    static final int RM = 4, RN = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 && !Boolean.getBoolean("infinityj.narrowSmallM") ? 4 : 2;
+    static final int RM = 4, RN = Simd.WIDE_REGISTERS ? 4 : 2;
     /** K block: 64 rows × 1024 floats = 256 KB of activations, within L2 on Zen 3 and 4. */
     static final int KB = 1024;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;

@@ -56,7 +56,7 @@ public record Mat(MemorySegment seg, long base, DType dtype, long rowStride, lon
         GemmPack.packB(this, p0, kc, j0, nr, dst, dstOff);
     }
 
-    /** A panel of {@code mr ≤ 5} rows starting at row i0: dst[off + 5p + i] = A(i0+i, p0+p), zero rows below mr. */
+    /** A panel of {@code mr ≤ MR} rows starting at row i0: dst[off + MR·p + i] = A(i0+i, p0+p), zero rows below mr. */
     void packA(int i0, int mr, int p0, int kc, float[] dst, int dstOff) {
         GemmPack.packA(this, i0, mr, p0, kc, dst, dstOff);
     }

@@ -18,4 +18,13 @@ public final class Simd {
     private Simd() {}
 
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
+
+    /**
+     * Whether the machine has 32 vector registers (AVX-512; asked through the preferred shape's
+     * size, which creates no 512-bit vectors). Register-hungry kernels (the 8×16 GEMM tile, the
+     * small-M path's 4×4 dot tile) are chosen on it; on AVX2's 16 registers they spill. Results do
+     * not depend on it. {@code -Dinfinityj.narrowRegisters=true} forces the 16-register kernels.
+     */
+    public static final boolean WIDE_REGISTERS =
+            FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 && !Boolean.getBoolean("infinityj.narrowRegisters");
 }

@@ -35,7 +35,12 @@ public final class RandomWeightSource implements WeightSource {
     private final String name;
     private final Map<String, Spec> specs;
     private final long seed;
-    private final Map<String, Tensor> cache = new ConcurrentHashMap<>();
+    /**
+     * Weakly held: a model that re-lays out a weight (the CPU backend packs Linear weights) drops
+     * the original, which is then freed instead of doubling the memory; asked again, a key is
+     * regenerated with the same values.
+     */
+    private final Map<String, java.lang.ref.WeakReference<Tensor>> cache = new ConcurrentHashMap<>();
 
     public RandomWeightSource(String name, Map<String, Spec> specs, long seed) {
         this.name = name;
@@ -60,7 +65,20 @@ public final class RandomWeightSource implements WeightSource {
     public Tensor get(String key) {
         Spec sp = specs.get(key);
         if (sp == null) throw new WeightFormatException(describe() + ": no tensor named '" + key + "'");
-        return cache.computeIfAbsent(key, k -> generate(k, sp));
+        java.lang.ref.WeakReference<Tensor> ref = cache.get(key);
+        Tensor t = ref == null ? null : ref.get();
+        if (t == null) {
+            t = generate(key, sp);
+            cache.put(key, new java.lang.ref.WeakReference<>(t));
+        }
+        return t;
+    }
+
+    @Override
+    public Info info(String key) {
+        Spec sp = specs.get(key);
+        if (sp == null) throw new WeightFormatException(describe() + ": no tensor named '" + key + "'");
+        return new Info(sp.dtype, sp.shape.clone());
     }
 
     /** Bytes the whole set occupies once every tensor was generated. */

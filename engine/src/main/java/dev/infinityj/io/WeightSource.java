@@ -1,5 +1,6 @@
 package dev.infinityj.io;
 
+import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 
 import java.util.Set;
@@ -16,6 +17,15 @@ public interface WeightSource extends AutoCloseable {
 
     /** The tensor stored under {@code key}; throws a WeightFormatException naming the source if absent. */
     Tensor get(String key);
+
+    /** Shape and dtype of a key without materialising it where the source can (random weights). */
+    default Info info(String key) {
+        Tensor t = get(key);
+        return new Info(t.dtype(), t.shape());
+    }
+
+    /** What {@link #info} returns. */
+    record Info(DType dtype, long[] shape) {}
 
     /** What this source is, for error messages (usually a path). */
     String describe();

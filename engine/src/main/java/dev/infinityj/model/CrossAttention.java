@@ -21,15 +21,15 @@ public final class CrossAttention {
     CrossAttention(Backend be, InfinityWeights w, String prefix, int heads, boolean learnedQuery) {
         this.be = be;
         this.heads = heads;
-        this.matQ = learnedQuery ? null : be.upload(w.get(prefix + "mat_q.weight"));
+        this.matQ = learnedQuery ? null : be.linearWeight(w.get(prefix + "mat_q.weight"));
         this.matQBias = learnedQuery ? null : be.upload(w.get(prefix + "mat_q.bias"));
-        this.matKv = be.upload(w.get(prefix + "mat_kv.weight"));
+        this.matKv = be.linearWeight(w.get(prefix + "mat_kv.weight"));
         float[] kb = w.get(prefix + "zero_k_bias").toFloatArray(), vb = w.get(prefix + "v_bias").toFloatArray();
         float[] bias = new float[kb.length + vb.length];
         System.arraycopy(kb, 0, bias, 0, kb.length);
         System.arraycopy(vb, 0, bias, kb.length, vb.length);
         this.kvBias = be.upload(Tensor.ofFloats(bias, bias.length));
-        this.proj = be.upload(w.get(prefix + "proj.weight"));
+        this.proj = be.linearWeight(w.get(prefix + "proj.weight"));
         this.projBias = be.upload(w.get(prefix + "proj.bias"));
     }
 

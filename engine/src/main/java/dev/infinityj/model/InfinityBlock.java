@@ -32,9 +32,9 @@ public final class InfinityBlock {
         this.ca = new CrossAttention(be, w, InfinityWeights.blockPrefix(c, index) + "ca.", c.heads(), false);
         this.caNormW = be.upload(w.block(index, "ca_norm.weight"));
         this.caNormB = be.upload(w.block(index, "ca_norm.bias"));
-        this.fc1 = be.upload(w.block(index, "ffn.fc1.weight"));
+        this.fc1 = be.linearWeight(w.block(index, "ffn.fc1.weight"));
         this.fc1b = be.upload(w.block(index, "ffn.fc1.bias"));
-        this.fc2 = be.upload(w.block(index, "ffn.fc2.weight"));
+        this.fc2 = be.linearWeight(w.block(index, "ffn.fc2.weight"));
         this.fc2b = be.upload(w.block(index, "ffn.fc2.bias"));
     }
 

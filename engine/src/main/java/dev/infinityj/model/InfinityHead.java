@@ -15,7 +15,7 @@ public final class InfinityHead {
 
     InfinityHead(Backend be, InfinityWeights w) {
         this.be = be;
-        this.weight = be.upload(w.get("head.weight"));
+        this.weight = be.linearWeight(w.get("head.weight"));
         this.bias = be.upload(w.get("head.bias"));
         this.eps = w.config().normEps();
     }

@@ -36,7 +36,7 @@ public final class InfinityModel {
         for (int i = 0; i < blocks.length; i++) blocks[i] = new InfinityBlock(be, w, i);
         this.head = new InfinityHead(be, w);
         this.posStart = be.upload(w.get("pos_start").reshape(config.width()));
-        this.wordEmbed = be.upload(w.get("word_embed.weight"));
+        this.wordEmbed = be.linearWeight(w.get("word_embed.weight"));
         this.wordEmbedBias = be.upload(w.get("word_embed.bias"));
         Tensor lvl = w.get("lvl_embed.weight");
         this.lvlEmbed = new Tensor[config.lvlEmbedRows()];
@@ -56,6 +56,9 @@ public final class InfinityModel {
 
     /** A weight resident in the backend's memory (uploaded once, on first use). */
     Tensor param(String key) { return params.computeIfAbsent(key, k -> backend.upload(weights.get(k))); }
+
+    /** A Linear weight, prepared once for the backend's linear ({@link Backend#linearWeight}). */
+    Tensor linearParam(String key) { return params.computeIfAbsent(key, k -> backend.linearWeight(weights.get(k))); }
 
     CrossAttention textPool() { return textPool; }
     Tensor poolQuery() { return poolQuery; }

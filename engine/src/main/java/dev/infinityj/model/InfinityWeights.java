@@ -7,9 +7,11 @@ import dev.infinityj.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * THE home of the transformer's state-dict names (spec §3.2, Appendix A) and of strict loading:
@@ -22,11 +24,15 @@ import java.util.Map;
  */
 public final class InfinityWeights {
     private final InfinityConfig config;
-    private final Map<String, Tensor> tensors;
+    private final Map<String, Tensor> tensors;   // vectors and tables, widened to F32
+    private final Set<String> matrices;          // read from the source on demand
+    private final WeightSource source;
 
-    private InfinityWeights(InfinityConfig config, Map<String, Tensor> tensors) {
+    private InfinityWeights(InfinityConfig config, Map<String, Tensor> tensors, Set<String> matrices, WeightSource source) {
         this.config = config;
         this.tensors = tensors;
+        this.matrices = matrices;
+        this.source = source;
     }
 
     /** Checkpoint prefix of block i: block_chunks.{c}.module.{m}. with i = c·(depth/chunks) + m. */
@@ -98,9 +104,10 @@ public final class InfinityWeights {
         Map<String, long[]> expected = expectedShapes(config);
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), misShaped = new ArrayList<>(), badType = new ArrayList<>();
         Map<String, Tensor> loaded = new LinkedHashMap<>();
+        Set<String> matrices = new HashSet<>();
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             if (!source.contains(e.getKey())) { missing.add(e.getKey()); continue; }
-            Tensor t = source.get(e.getKey());
+            WeightSource.Info t = source.info(e.getKey());
             if (!Arrays.equals(t.shape(), e.getValue())) {
                 misShaped.add(e.getKey() + " " + Arrays.toString(t.shape()) + " (expected " + Arrays.toString(e.getValue()) + ")");
                 continue;
@@ -109,7 +116,9 @@ public final class InfinityWeights {
                 badType.add(e.getKey() + " " + t.dtype() + " (expected F32, BF16 or F16)");
                 continue;
             }
-            loaded.put(e.getKey(), isMatrix(e.getKey()) ? t : t.to(DType.F32));
+            // Matrices are not held here: the backend may re-lay them out (linearWeight) and drop the original.
+            if (isMatrix(e.getKey())) matrices.add(e.getKey());
+            else loaded.put(e.getKey(), source.get(e.getKey()).to(DType.F32));
         }
         for (String k : source.keys()) if (!expected.containsKey(k)) unexpected.add(k);
         if (!missing.isEmpty() || !unexpected.isEmpty() || !misShaped.isEmpty() || !badType.isEmpty()) {
@@ -121,7 +130,7 @@ public final class InfinityWeights {
             append(b, "unsupported dtype", badType);
             throw new WeightFormatException(b.toString());
         }
-        return new InfinityWeights(config, loaded);
+        return new InfinityWeights(config, loaded, matrices, source);
     }
 
     private static void append(StringBuilder b, String what, List<String> keys) {
@@ -133,6 +142,7 @@ public final class InfinityWeights {
 
     /** The tensor under a full key. */
     public Tensor get(String key) {
+        if (matrices.contains(key)) return source.get(key);
         Tensor t = tensors.get(key);
         if (t == null) throw new IllegalArgumentException("no weight " + key);
         return t;

@@ -23,7 +23,7 @@ public final class SelfAttention {
         this.be = be;
         InfinityConfig c = w.config();
         this.heads = c.heads();
-        this.matQkv = be.upload(w.block(block, "sa.mat_qkv.weight"));
+        this.matQkv = be.linearWeight(w.block(block, "sa.mat_qkv.weight"));
         int C = c.width();
         float[] bias = new float[3 * C];
         float[] qb = w.block(block, "sa.q_bias").toFloatArray(), kb = w.block(block, "sa.zero_k_bias").toFloatArray(), vb = w.block(block, "sa.v_bias").toFloatArray();
@@ -31,7 +31,7 @@ public final class SelfAttention {
         System.arraycopy(kb, 0, bias, C, C); // the zero k-bias buffer, kept as the official concat does
         System.arraycopy(vb, 0, bias, 2 * C, C);
         this.qkvBias = be.upload(Tensor.ofFloats(bias, 3L * C));
-        this.proj = be.upload(w.block(block, "sa.proj.weight"));
+        this.proj = be.linearWeight(w.block(block, "sa.proj.weight"));
         this.projBias = be.upload(w.block(block, "sa.proj.bias"));
         float[] sm = w.block(block, "sa.scale_mul_1H11").toFloatArray();
         float[] s = new float[heads];

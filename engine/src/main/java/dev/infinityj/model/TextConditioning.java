@@ -83,13 +83,13 @@ public final class TextConditioning {
         Tensor sos = m.textPool().pool(m.poolQuery(), m.textPool().memoryKv(normed), cu);
 
         // text_proj_for_ca: Linear, GELU(tanh), Linear
-        Tensor memory = be.linear(be.geluTanh(be.linear(normed, m.param("text_proj_for_ca.0.weight"), m.param("text_proj_for_ca.0.bias"))),
-                m.param("text_proj_for_ca.2.weight"), m.param("text_proj_for_ca.2.bias"));
+        Tensor memory = be.linear(be.geluTanh(be.linear(normed, m.linearParam("text_proj_for_ca.0.weight"), m.param("text_proj_for_ca.0.bias"))),
+                m.linearParam("text_proj_for_ca.2.weight"), m.param("text_proj_for_ca.2.bias"));
 
         // shared AdaLN base, head AdaLN (fp32, from SiLU(sos))
         Tensor siluSos = be.silu(sos);
-        Tensor shared = be.linear(siluSos, m.param("shared_ada_lin.1.weight"), m.param("shared_ada_lin.1.bias"));
-        Tensor headMod = be.linear(siluSos, m.param("head_nm.ada_lin.1.weight"), m.param("head_nm.ada_lin.1.bias"));
+        Tensor shared = be.linear(siluSos, m.linearParam("shared_ada_lin.1.weight"), m.param("shared_ada_lin.1.bias"));
+        Tensor headMod = be.linear(siluSos, m.linearParam("head_nm.ada_lin.1.weight"), m.param("head_nm.ada_lin.1.bias"));
         int C = c.width();
         Tensor[][] mod = new Tensor[c.depth()][bs];
         Tensor[] crossKv = new Tensor[c.depth()];

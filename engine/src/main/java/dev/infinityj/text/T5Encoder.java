@@ -60,14 +60,14 @@ public final class T5Encoder implements AutoCloseable {
             boolean gated = cfg.gatedAct();
             blocks[i] = new Block(
                     up(weight(w, p + "0.layer_norm.weight", d)),
-                    up(weight(w, p + "0.SelfAttention.q.weight", inner, d)),
-                    up(weight(w, p + "0.SelfAttention.k.weight", inner, d)),
-                    up(weight(w, p + "0.SelfAttention.v.weight", inner, d)),
-                    up(weight(w, p + "0.SelfAttention.o.weight", d, inner)),
+                    lin(weight(w, p + "0.SelfAttention.q.weight", inner, d)),
+                    lin(weight(w, p + "0.SelfAttention.k.weight", inner, d)),
+                    lin(weight(w, p + "0.SelfAttention.v.weight", inner, d)),
+                    lin(weight(w, p + "0.SelfAttention.o.weight", d, inner)),
                     up(weight(w, p + "1.layer_norm.weight", d)),
-                    up(weight(w, ffn + (gated ? "wi_0.weight" : "wi.weight"), ff, d)),
-                    gated ? up(weight(w, ffn + "wi_1.weight", ff, d)) : null,
-                    up(weight(w, ffn + "wo.weight", d, ff)));
+                    lin(weight(w, ffn + (gated ? "wi_0.weight" : "wi.weight"), ff, d)),
+                    gated ? lin(weight(w, ffn + "wi_1.weight", ff, d)) : null,
+                    lin(weight(w, ffn + "wo.weight", d, ff)));
         }
         finalNorm = up(weight(w, "encoder.final_layer_norm.weight", d));
     }
@@ -93,6 +93,8 @@ public final class T5Encoder implements AutoCloseable {
     }
 
     private Tensor up(Tensor host) { return backend.upload(host); }
+
+    private Tensor lin(Tensor weight) { return backend.linearWeight(weight); }
 
     private static Tensor weight(WeightSource w, String key, long... shape) {
         if (!w.contains(key)) throw new WeightFormatException(w.describe() + ": missing T5 encoder weight '" + key + "'");

@@ -65,6 +65,41 @@ class CpuBackendGemmTest {
                 }
     }
 
+    /**
+     * Weights packed by linearWeight (16-row panels): every M from 1 (the small-M range, where the
+     * unpacked weight streams instead) to 200, against float64; above SMALL_M (the same blocked path
+     * either way) bit for bit equal to the unpacked weight; 1 vs 2 threads bit for bit; a strided
+     * source view packs like its contiguous copy; rows not a multiple of 16 stay unpacked.
+     */
+    @Test
+    void packedLinearWeights() {
+        Random r = new Random(11);
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16})
+            for (int[] s : new int[][] {{1, 97, 48}, {2, 33, 16}, {9, 130, 64}, {65, 257, 32}, {200, 300, 80}}) {
+                int m = s[0], k = s[1], n = s[2];
+                Tensor x = random(r, DType.F32, m, k), w = random(r, dt, n, k), b = random(r, DType.F32, n);
+                Tensor packed = ONE.linearWeight(w);
+                assertEquals(3, packed.rank(), "packed " + java.util.Arrays.toString(packed.shape()));
+                Tensor y = ONE.linear(x, packed, b);
+                assertArrayEquals(new long[] {m, n}, y.shape());
+                sameBits(y, TWO.linear(x, TWO.linearWeight(w), b), "packed linear, 1 vs 2 threads");
+                if (m > dev.infinityj.cpu.Gemm.SMALL_M) sameBits(y, ONE.linear(x, w, b), "packed vs unpacked");
+                double[] xv = x.toDoubleArray(), wv = w.toDoubleArray(), bv = b.toDoubleArray();
+                float[] got = y.toFloatArray();
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        double e = bv[j], mag = Math.abs(e);
+                        for (int p = 0; p < k; p++) { double t = xv[i * k + p] * wv[j * k + p]; e += t; mag += Math.abs(t); }
+                        close(e, mag, k, got[i * n + j], "packed linear " + dt + " " + java.util.Arrays.toString(s));
+                    }
+            }
+        Tensor wide = random(r, DType.BF16, 32, 90), view = wide.slice(1, 5, 77);   // rows 90 apart, 72 columns
+        Tensor x = random(r, DType.F32, 70, 72);
+        sameBits(ONE.linear(x, ONE.linearWeight(view), null), ONE.linear(x, ONE.linearWeight(view.contiguous()), null), "strided source");
+        Tensor odd = random(r, DType.BF16, 40, 8);
+        assertEquals(2, ONE.linearWeight(odd).rank(), "40 rows is not a multiple of 16: left unpacked");
+    }
+
     @Test
     void linearOnStridedWeightView() {
         // a column slice of a wider weight: rows of w are not contiguous with each other
