@@ -38,8 +38,8 @@ import java.util.Optional;
  * weights; our tiled GEMM kernel when cuBLAS is absent or disabled), matmul (cuBLAS strided batched or
  * our bmm kernel), layerNorm, adaLayerNorm, rmsNorm, softmax, GELU (tanh, erf), SiLU, ReLU and the fused
  * bias variants {@link #biasAct}, add/mul with suffix broadcasting, scale, addInPlace, attention and
- * attentionWithBias (head dims ≤ 256), RoPE (interleaved), headL2Normalize, copyInto (strided, rank ≤ 6),
- * interpolate BILINEAR / NEAREST / NEAREST_EXACT, conv2d (direct kernel), groupNorm, groupNormStats,
+ * attentionWithBias (fused flash kernel for head dims ≤ 128, the simple kernel ≤ 256, or cuBLAS), RoPE (interleaved), headL2Normalize, copyInto (strided, rank ≤ 6),
+ * interpolate BILINEAR / NEAREST / NEAREST_EXACT, conv2d (implicit GEMM, or the direct kernel), groupNorm, groupNormStats,
  * groupNormApply, plus the bitwise sampler {@link #sampleBits} and {@link #bitsToCodes} and the latent
  * accumulation {@link #accumulateBilinear}. Host fallbacks (download → {@link NaiveBackend} → upload):
  * interpolate AREA and BICUBIC, attention with head dims above 256, tensors of rank above 6 in copies.
@@ -80,19 +80,46 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * Which convolution {@link #conv2d} runs: {@code IMPLICIT_GEMM} (conv.cu: 64×64 output tiles, the
+     * im2col columns gathered into shared memory, never materialised; the default) or {@code DIRECT}
+     * (gemm.cu's conv2d_f32, one thread per output, the reference). The system property
+     * {@code infinityj.cuda.conv} (implicit_gemm | direct) sets the default.
+     */
+    public enum ConvKernel {
+        IMPLICIT_GEMM, DIRECT;
+
+        public static ConvKernel fromProperty() {
+            String p = System.getProperty("infinityj.cuda.conv");
+            if (p == null || p.isBlank()) return IMPLICIT_GEMM;
+            try { return valueOf(p.trim().toUpperCase(java.util.Locale.ROOT)); }
+            catch (IllegalArgumentException e) {
+                throw new BadInputException("infinityj.cuda.conv must be implicit_gemm or direct, got '" + p + "'");
+            }
+        }
+    }
+
+    /**
      * @param device    device ordinal
      * @param memory    device memory (default) or managed memory
      * @param cublas    use cuBLAS for linear / matmul when it can be loaded (else our GEMM kernels)
      * @param cudaLib   extra places to look for libcuda / libcublas (the CLI's --cuda-lib)
      * @param attention the attention implementation (see {@link AttentionKernel})
+     * @param conv      the convolution implementation (see {@link ConvKernel})
      */
-    public record Options(int device, Memory memory, boolean cublas, List<Path> cudaLib, AttentionKernel attention) {
-        public Options { cudaLib = List.copyOf(cudaLib); java.util.Objects.requireNonNull(attention, "attention"); }
-        public static Options defaults() { return new Options(0, Memory.DEVICE, true, List.of(), AttentionKernel.fromProperty()); }
-        public Options withCublas(boolean on) { return new Options(device, memory, on, cudaLib, attention); }
-        public Options withMemory(Memory m) { return new Options(device, m, cublas, cudaLib, attention); }
-        public Options withCudaLib(List<Path> dirs) { return new Options(device, memory, cublas, dirs, attention); }
-        public Options withAttention(AttentionKernel a) { return new Options(device, memory, cublas, cudaLib, a); }
+    public record Options(int device, Memory memory, boolean cublas, List<Path> cudaLib, AttentionKernel attention, ConvKernel conv) {
+        public Options {
+            cudaLib = List.copyOf(cudaLib);
+            java.util.Objects.requireNonNull(attention, "attention");
+            java.util.Objects.requireNonNull(conv, "conv");
+        }
+        public static Options defaults() {
+            return new Options(0, Memory.DEVICE, true, List.of(), AttentionKernel.fromProperty(), ConvKernel.fromProperty());
+        }
+        public Options withCublas(boolean on) { return new Options(device, memory, on, cudaLib, attention, conv); }
+        public Options withMemory(Memory m) { return new Options(device, m, cublas, cudaLib, attention, conv); }
+        public Options withCudaLib(List<Path> dirs) { return new Options(device, memory, cublas, dirs, attention, conv); }
+        public Options withAttention(AttentionKernel a) { return new Options(device, memory, cublas, cudaLib, a, conv); }
+        public Options withConv(ConvKernel k) { return new Options(device, memory, cublas, cudaLib, attention, k); }
     }
 
     private static volatile Optional<String> cachedProbe;
@@ -141,6 +168,7 @@ public final class CudaBackend implements Backend {
     private final String cublasReason;
     private final NaiveBackend host = new NaiveBackend();
     private final AttentionKernel attentionKernel;
+    private final ConvKernel convKernel;
 
     public CudaBackend() { this(Options.defaults()); }
 
@@ -167,6 +195,7 @@ public final class CudaBackend implements Backend {
         this.cublas = b;
         this.cublasReason = reason;
         this.attentionKernel = o.attention();
+        this.convKernel = o.conv();
     }
 
     @Override public String name() { return "cuda"; }
@@ -175,7 +204,8 @@ public final class CudaBackend implements Backend {
     public String describe() {
         return "cuda (" + c.deviceName() + ", sm_" + c.computeCapability() + ", "
                 + (cublas != null ? "cuBLAS " + cublas.from() : "own GEMM kernels: " + cublasReason)
-                + ", attention " + attentionKernel.name().toLowerCase(java.util.Locale.ROOT) + ")";
+                + ", attention " + attentionKernel.name().toLowerCase(java.util.Locale.ROOT)
+                + ", conv " + convKernel.name().toLowerCase(java.util.Locale.ROOT) + ")";
     }
 
     public CudaContext context() { return c; }
@@ -665,14 +695,37 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding) {
-        Tensor xf = f32(x), wf = f32(w), bf = f32OrNull(bias);
+        return conv2d(x, w, bias, stride, padding, convKernel);
+    }
+
+    /** {@link #conv2d} with a chosen implementation (tests and benchmarks compare them). */
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, ConvKernel which) {
+        if (x.rank() != 3 || w.rank() != 4) throw new ShapeException("conv2d: x must be [C, H, W] and w [O, C, kh, kw], got " + x.describe() + ", " + w.describe());
+        if (stride < 1 || padding < 0) throw new ShapeException("conv2d: stride " + stride + ", padding " + padding);
+        Tensor xf = f32(x), bf = f32OrNull(bias);
         long ch = xf.dim(0), hi = xf.dim(1), wi = xf.dim(2);
-        long o = wf.dim(0), kh = wf.dim(2), kw = wf.dim(3);
-        if (wf.dim(1) != ch) throw new ShapeException("conv2d: input has " + ch + " channels, weight " + w.describe());
+        long o = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        if (w.dim(1) != ch) throw new ShapeException("conv2d: input has " + ch + " channels, weight " + w.describe());
+        if (bf != null && bf.numel() != o) throw new ShapeException("conv2d: bias " + bias.describe() + " for " + o + " output channels");
         long ho = (hi + 2L * padding - kh) / stride + 1, wo = (wi + 2L * padding - kw) / stride + 1;
+        if (ho <= 0 || wo <= 0) throw new ShapeException("conv2d: kernel " + kh + "x" + kw + " larger than the padded input " + x.describe());
+        checkInt(ch * kh * kw, ho * wo, o);
         Tensor y = newTensor(DType.F32, o, ho, wo);
         long n = o * ho * wo;
-        if (n > 0) c.launch1d("conv2d_f32", n, addr(xf), addr(wf), ptr(bf), addr(y),
+        if (n == 0) return y;
+        if (which == ConvKernel.IMPLICIT_GEMM) {
+            Tensor wd = dense(w);
+            boolean bf16 = wd.dtype() == DType.BF16;
+            if (!bf16) wd = f32(wd);
+            long tilesP = (ho * wo + Kernels.CONV_TILE - 1) / Kernels.CONV_TILE, tilesO = (o + Kernels.CONV_TILE - 1) / Kernels.CONV_TILE;
+            if (tilesO > 65535) throw new ShapeException("conv2d: " + o + " output channels exceed the grid's y limit");
+            c.launch(bf16 ? "conv2d_igemm_bf16" : "conv2d_igemm_f32", (int) tilesP, (int) tilesO, 1, Kernels.CONV_THREADS, 1, 1, 0,
+                    addr(xf), addr(wd), ptr(bf), addr(y),
+                    (int) ch, (int) hi, (int) wi, (int) o, (int) kh, (int) kw, stride, padding, (int) ho, (int) wo);
+            return y;
+        }
+        Tensor wf = f32(w);
+        c.launch1d("conv2d_f32", n, addr(xf), addr(wf), ptr(bf), addr(y),
                 (int) ch, (int) hi, (int) wi, (int) o, (int) kh, (int) kw, stride, padding, (int) ho, (int) wo);
         return y;
     }

@@ -32,7 +32,7 @@ class CudaBackendFakeDriverTest {
         assumeTrue(CudaContext.kernelsMissingReason() == null, "CUDA kernels not in this build: " + CudaContext.kernelsMissingReason());
         fake = new FakeCudaDriver();
         be = new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false)
-                .withAttention(CudaBackend.AttentionKernel.FUSED));
+                .withAttention(CudaBackend.AttentionKernel.FUSED).withConv(CudaBackend.ConvKernel.IMPLICIT_GEMM));
     }
 
     @AfterEach
@@ -128,7 +128,7 @@ class CudaBackendFakeDriverTest {
         assertEquals(List.of("gemm_xwT_bf16", "gemm_xwT_f32", "gemm_xwT_f16", "bmm_f32", "layer_norm_f32", "layer_norm_f32",
                         "bf16_to_f32", "rms_norm_f32", "softmax_f32", "bias_act_f32", "bias_act_f32", "bias_act_f32", "bias_act_f32",
                         "bias_act_f32", "flash_attention_f32", "flash_attention_f32", "head_l2_normalize_f32", "rope_interleaved_f32",
-                        "bilinear_f32", "nearest_f32", "nearest_f32", "conv2d_f32", "group_norm_stats_f32", "group_norm_apply_f32",
+                        "bilinear_f32", "nearest_f32", "nearest_f32", "conv2d_igemm_f32", "group_norm_stats_f32", "group_norm_apply_f32",
                         "group_norm_stats_f32", "group_norm_apply_f32", "bilinear_f32"),
                 fake.launches.stream().filter(n -> !n.equals("strided_copy_32")).toList());
     }
@@ -194,6 +194,7 @@ class CudaBackendFakeDriverTest {
         Tensor cw = rand(r, 6, 4, 3, 3), cb = rand(r, 6);
         same(be.conv2d(md, cw, cb, 1, 1), ref.conv2d(map, cw, cb, 1, 1), 1e-5, "conv2d");
         same(be.conv2d(md, cw.to(DType.BF16), null, 2, 0), ref.conv2d(map, cw.to(DType.BF16), null, 2, 0), 1e-5, "conv2d stride 2 bf16");
+        same(be.conv2d(md, cw, cb, 1, 1, CudaBackend.ConvKernel.DIRECT), ref.conv2d(map, cw, cb, 1, 1), 1e-5, "direct conv2d");
         Tensor gw = rand(r, 4), gb = rand(r, 4);
         same(be.groupNorm(md, 2, gw, gb, 1e-6f), ref.groupNorm(map, 2, gw, gb, 1e-6f), 1e-5, "groupNorm");
         Tensor st = be.groupNormStats(md, 2, 1e-6f);
@@ -243,6 +244,31 @@ class CudaBackendFakeDriverTest {
         Tensor q = rand(r, 3, 1, 160), k = rand(r, 5, 1, 160), v = rand(r, 5, 1, 160);
         same(be.attention(q, k, v, null, 0.1f, fused), ref.attention(q, k, v, 0.1f), 1e-5, "D 160");
         assertEquals(List.of("attention_f32"), fake.launches.stream().filter(n -> n.contains("attention")).toList());
+    }
+
+    /**
+     * The implicit-GEMM conv's tiling (through its transcription) and the direct kernel against
+     * NaiveBackend: output channels past one 64-tile, pixel counts and K = C·kh·kw off the tile
+     * multiples, 1×1 and 3×3, stride 2 with and without padding, F32 and BF16 weights, no bias.
+     */
+    @Test
+    void convolutionsAgreeWithTheReference() {
+        var ref = new dev.infinityj.backend.NaiveBackend();
+        Random r = new Random(10);
+        int[][] cases = {{5, 13, 17, 70, 3, 1, 1}, {3, 9, 11, 7, 1, 1, 0}, {6, 12, 10, 9, 3, 2, 1}, {4, 8, 9, 66, 3, 2, 0},
+                {17, 5, 5, 3, 3, 1, 1}, {2, 3, 70, 5, 1, 1, 0}};
+        for (int[] k : cases) {
+            int C = k[0], H = k[1], W = k[2], O = k[3], ks = k[4], st = k[5], pad = k[6];
+            String what = "C " + C + " " + H + "x" + W + " O " + O + " k " + ks + " s " + st + " p " + pad;
+            Tensor x = rand(r, C, H, W), w = rand(r, O, C, ks, ks), b = rand(r, O);
+            Tensor xd = be.upload(x);
+            for (CudaBackend.ConvKernel kind : CudaBackend.ConvKernel.values()) {
+                same(be.conv2d(xd, w, b, st, pad, kind), ref.conv2d(x, w, b, st, pad), 1e-5, kind + " " + what);
+                same(be.conv2d(xd, be.upload(w.to(DType.BF16)), null, st, pad, kind), ref.conv2d(x, w.to(DType.BF16), null, st, pad), 1e-5, kind + " bf16 " + what);
+            }
+        }
+        assertTrue(fake.launches.containsAll(List.of("conv2d_igemm_f32", "conv2d_igemm_bf16", "conv2d_f32")), fake.launches.toString());
+        assertThrows(dev.infinityj.ShapeException.class, () -> be.conv2d(be.upload(rand(r, 2, 2, 2)), rand(r, 3, 2, 5, 5), null, 1, 0));
     }
 
     @Test

@@ -212,6 +212,30 @@ class CudaBackendGpuTest {
         close(be, be.conv2d(md, w.to(DType.BF16), null, 2, 0), ref.conv2d(m, w.to(DType.BF16), null, 2, 0), 1e-4, "conv2d stride 2");
     }
 
+    /**
+     * The implicit-GEMM conv and the direct conv against NaiveBackend and each other: VAE-like layers
+     * (3×3 pad 1 with 128/256 channels, a 1×1 shortcut), tile edges (70 output channels, odd pixel
+     * counts, K off multiples of 16), stride 2, BF16 weights.
+     */
+    @Test
+    void convolutionImplementationsAgree() {
+        Random r = new Random(19);
+        int[][] cases = {{128, 33, 47, 128, 3, 1, 1}, {256, 20, 19, 128, 1, 1, 0}, {5, 13, 17, 70, 3, 1, 1},
+                {6, 12, 10, 9, 3, 2, 1}, {4, 8, 9, 66, 3, 2, 0}, {32, 64, 64, 3, 3, 1, 1}};
+        for (int[] k : cases) {
+            int C = k[0], H = k[1], W = k[2], O = k[3], ks = k[4], st = k[5], pad = k[6];
+            String what = "C " + C + " " + H + "x" + W + " O " + O + " k " + ks + " s " + st + " p " + pad;
+            Tensor x = rand(r, C, H, W), w = rand(r, O, C, ks, ks), b = rand(r, O);
+            Tensor xd = be.upload(x);
+            Tensor want = ref.conv2d(x, w, b, st, pad), wantB = ref.conv2d(x, w.to(DType.BF16), null, st, pad);
+            Tensor direct = be.download(be.conv2d(xd, w, b, st, pad, CudaBackend.ConvKernel.DIRECT));
+            Tensor gemm = be.conv2d(xd, w, b, st, pad, CudaBackend.ConvKernel.IMPLICIT_GEMM);
+            close(be, gemm, want, 1e-4, "implicit GEMM " + what);
+            assertTrue(relErr(direct, want) <= 1e-4, "direct " + what);
+            close(be, be.conv2d(xd, be.upload(w.to(DType.BF16)), null, st, pad, CudaBackend.ConvKernel.IMPLICIT_GEMM), wantB, 1e-4, "implicit GEMM bf16 " + what);
+        }
+    }
+
     @Test
     void philoxAndSamplerAgreeWithTheCpuBitForBit() throws ReflectiveOperationException {
         long[] words = be.download(be.philoxWords(0x123456789abcdefL, 5, (1L << 32) - 3, 1001)).toLongArray();

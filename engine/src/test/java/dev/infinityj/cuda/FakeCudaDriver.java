@@ -395,9 +395,67 @@ final class FakeCudaDriver {
                     }
             }
             case "flash_attention_f32", "flash_attention_bf16" -> flashAttention(k.endsWith("bf16"), v);
+            case "conv2d_igemm_f32", "conv2d_igemm_bf16" -> convImplicitGemm(k, v);
             default -> { return false; }
         }
         return true;
+    }
+
+    /**
+     * conv.cu transcribed tile by tile: the 64×64 output tiles, K in steps of 16, the element → (k, m) and
+     * (k, n) assignment of the shared-memory loads with the im2col gather, and the thread's 4×4 outputs
+     * at rows ty + 16i and columns tx + 16j.
+     */
+    private void convImplicitGemm(String k, Object[] v) {
+        final int BM = Kernels.CONV_TILE, BN = Kernels.CONV_TILE, BK = 16, T = Kernels.CONV_THREADS;
+        int C = I(v[4]), H = I(v[5]), W = I(v[6]), O = I(v[7]), kh = I(v[8]), kw = I(v[9]), st = I(v[10]), pad = I(v[11]), Ho = I(v[12]), Wo = I(v[13]);
+        long P = (long) Ho * Wo;
+        int khw = kh * kw, K = C * khw;
+        if (grid[0] != (P + BN - 1) / BN || grid[1] != (O + BM - 1) / BM) throw new IllegalStateException("conv2d_igemm grid " + java.util.Arrays.toString(grid));
+        for (int by = 0; by < grid[1]; by++)
+            for (int bx = 0; bx < grid[0]; bx++) {
+                int o0 = by * BM;
+                long p0 = (long) bx * BN;
+                float[][][] acc = new float[T][4][4];
+                float[][] as = new float[BK][BM], bs = new float[BK][BN];
+                for (int k0 = 0; k0 < K; k0 += BK) {
+                    for (int t = 0; t < T; t++)
+                        for (int u = 0; u < BM * BK / T; u++) {
+                            int e = t + u * T, kk = e % BK, m = e / BK, o = o0 + m, kx = k0 + kk;
+                            as[kk][m] = o < O && kx < K ? weight(k, v[1], (long) o * K + kx) : 0f;
+                        }
+                    for (int t = 0; t < T; t++)
+                        for (int u = 0; u < BN * BK / T; u++) {
+                            int e = t + u * T, n = e % BN, kk = e / BN, kx = k0 + kk;
+                            long p = p0 + n;
+                            float val = 0f;
+                            if (kx < K && p < P) {
+                                int c = kx / khw, r = kx - c * khw, dy = r / kw, dx = r - dy * kw;
+                                int oy = (int) (p / Wo), ox = (int) (p - (long) oy * Wo);
+                                int iy = oy * st - pad + dy, ix = ox * st - pad + dx;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W) val = rf(v[0], ((long) c * H + iy) * W + ix);
+                            }
+                            bs[kk][n] = val;
+                        }
+                    for (int t = 0; t < T; t++) {
+                        int tx = t & 15, ty = t >> 4;
+                        for (int kk = 0; kk < BK; kk++)
+                            for (int i = 0; i < 4; i++)
+                                for (int j = 0; j < 4; j++) acc[t][i][j] += as[kk][ty + 16 * i] * bs[kk][tx + 16 * j];
+                    }
+                }
+                for (int t = 0; t < T; t++) {
+                    int tx = t & 15, ty = t >> 4;
+                    for (int i = 0; i < 4; i++) {
+                        int o = o0 + ty + 16 * i;
+                        if (o >= O) continue;
+                        for (int j = 0; j < 4; j++) {
+                            long p = p0 + tx + 16 * j;
+                            if (p < P) wf(v[3], (long) o * P + p, acc[t][i][j] + (nul(v[2]) ? 0f : rf(v[2], o)));
+                        }
+                    }
+                }
+            }
     }
 
     /** An activation element: F32, or BF16 widened as fa_ld does. */
