@@ -9,7 +9,9 @@
 # The kit: a jlink'd Java runtime (java.base, java.logging, jdk.zipfs, jdk.incubator.vector; the flags the tests
 # need are baked in with --add-options), the engine/bindings/cuda-kernels jars, their test classes,
 # and JUnit's ConsoleLauncher standalone jar (org.junit.platform:junit-platform-console-standalone,
-# from ~/.m2 or Maven Central). 'run' executes the CUDA and bindings tests, then, where NVIDIA's
+# from ~/.m2 or Maven Central). 'run' executes the CUDA and bindings tests, the GPU timing harnesses
+# (bench/.../Cuda*Bench: ms/call, GFLOPS, and each output checked against the fused kernel's; extra
+# arguments through BENCH_ARGS, e.g. BENCH_ARGS="iters=20"), then, where NVIDIA's
 # compute-sanitizer is installed, the GPU tests again under memcheck, racecheck-free kernels being
 # checked for out-of-bounds and misaligned accesses.
 #
@@ -24,12 +26,15 @@ console="junit-platform-console-standalone-$junit_version.jar"
 case "$cmd" in
 kit)
   : "${JAVA_HOME:?set JAVA_HOME to a JDK 25}"
-  (cd "$here" && ./mvnw -B -ntp -o -q -pl engine -am package -DskipTests)
+  (cd "$here" && ./mvnw -B -ntp -o -q -pl engine,bench -am package -DskipTests)
   rm -rf "$dir"; mkdir -p "$dir/lib"
   cp "$here"/bindings/target/infinityj-bindings-*.jar "$here"/cuda-kernels/target/infinityj-cuda-kernels-*.jar \
      "$here"/engine/target/infinityj-engine-*.jar "$dir/lib/"
   "$JAVA_HOME/bin/jar" cf "$dir/lib/engine-tests.jar" -C "$here/engine/target/test-classes" .
   "$JAVA_HOME/bin/jar" cf "$dir/lib/bindings-tests.jar" -C "$here/bindings/target/test-classes" .
+  # the GPU timing harnesses (plain mains that need only the engine; not the JMH uber-jar)
+  (cd "$here/bench/target/classes" && "$JAVA_HOME/bin/jar" cf "$dir/lib/cuda-bench.jar" dev/infinityj/bench/Cuda*.class \
+     && ls dev/infinityj/bench/Cuda*Bench.class | sed 's/\.class$//; s#/#.#g' > "$dir/benches.list")
   jar_in_m2="$HOME/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_version/$console"
   if [[ ! -f "$jar_in_m2" ]]; then
     (cd "$here" && ./mvnw -B -ntp -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_version -Dtransitive=false)
@@ -50,6 +55,12 @@ run)
   "$java" -Xmx8g -jar "$dir/lib/$console" execute --class-path "$cp_list" \
     --select-package dev.infinityj.cuda --select-package dev.infinityj.bindings.cuda \
     --details=tree --disable-banner || status=$?
+  # timing harnesses: they compare each implementation's output with the fused kernel's and print
+  # ms/call and GFLOPS; a failure here fails the run, the numbers themselves are for the log
+  for main in $(cat "$dir/benches.list"); do
+    echo "[gpu-check] $main ${BENCH_ARGS:-}"
+    "$java" -Xmx16g -cp "$cp_list" "$main" ${BENCH_ARGS:-} || status=$?
+  done
   if command -v compute-sanitizer >/dev/null; then
     echo "[gpu-check] compute-sanitizer memcheck over the GPU tests"
     compute-sanitizer --tool memcheck --leak-check full --error-exitcode 86 \

@@ -1,6 +1,7 @@
 package dev.infinityj.cli;
 
 import dev.infinityj.BadInputException;
+import dev.infinityj.backend.Backend;
 import dev.infinityj.backend.Backends;
 import dev.infinityj.pipeline.ModelDirectory;
 import dev.infinityj.pipeline.Pipeline;
@@ -12,7 +13,7 @@ import java.util.List;
 /**
  * Where the model comes from and what it runs on, shared by generate, tokenize, reconstruct and
  * bench: {@code --model DIR} (or {@code INFINITYJ_HOME}), or {@code --preset NAME --random-weights};
- * {@code --device cpu|cuda|auto} and {@code --threads}.
+ * {@code --device cpu|cuda|auto}, {@code --offload} (T5 on the CPU beside a GPU) and {@code --threads}.
  */
 public final class ModelOptions {
     @Option(names = "--model", paramLabel = "DIR",
@@ -43,6 +44,10 @@ public final class ModelOptions {
             description = "Extra folders holding libcuda.so.1 / libcublas.so.* (searched first; also LD_LIBRARY_PATH, standard places, pip's site-packages/nvidia/*/lib).")
     List<Path> cudaLib = new java.util.ArrayList<>();
 
+    @Option(names = "--offload",
+            description = "Keep the T5 text encoder on the CPU while the transformer and VAE run on the GPU (for cards with about 12 GB). Needs --device cuda; an error with cpu or auto.")
+    boolean offload;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
             description = "CPU threads (default: 0 = one per physical core).")
     int threads;
@@ -58,6 +63,9 @@ public final class ModelOptions {
         String dev = device == null ? "auto" : device.trim().toLowerCase(java.util.Locale.ROOT);
         if (!dev.equals("cpu") && !dev.equals("cuda") && !dev.equals("auto"))
             throw new BadInputException("--device: unknown device '" + device + "' (expected cpu, cuda or auto)");
+        if (offload && !dev.equals("cuda"))
+            throw new BadInputException("--offload keeps the T5 encoder on the CPU while the transformer and VAE run on a GPU: it needs --device cuda"
+                    + (dev.equals("cpu") ? " (with --device cpu everything runs on the CPU already)" : " (--device auto runs on the CPU for now)"));
         if (preset != null && !randomWeights)
             throw new BadInputException("--preset " + preset + " needs --random-weights (a preset is only a shape; real weights come from --model DIR)");
         if (randomWeights) {
@@ -81,9 +89,20 @@ public final class ModelOptions {
 
     Backends.Selection backend() { return Backends.open(device, threads, cudaLib); }
 
-    /** Loads the pipeline once (the caller closes it). */
+    /**
+     * Loads the pipeline once (the caller closes it). With --offload the T5 encoder gets its own CPU
+     * backend ({@code --threads} threads), which the pipeline closes last.
+     */
     Pipeline load(Source s, Backends.Selection be) {
-        if (s.random()) return Pipeline.random(s.preset(), weightSeed, tokenizer, be.backend());
-        return Pipeline.load(ModelDirectory.open(s.modelDir()), be.backend());
+        Backends.Selection text = offload ? Backends.open("cpu", threads) : null;
+        try {
+            Backend tb = text == null ? be.backend() : text.backend();
+            Pipeline p = s.random() ? Pipeline.random(s.preset(), weightSeed, tokenizer, be.backend(), tb)
+                    : Pipeline.load(ModelDirectory.open(s.modelDir()), be.backend(), tb);
+            return text == null ? p : p.closeWith(text);
+        } catch (RuntimeException e) {
+            if (text != null) text.close();
+            throw e;
+        }
     }
 }

@@ -205,6 +205,8 @@ class GenerateCommandTest {
                 {"--seed", "-5"}, {"--seed must be >= 0"},
                 {"--width", "300"}, {"--width and --height go together"},
                 {"--preset", "99b"}, {"needs --random-weights"},
+                {"--offload"}, {"--offload keeps the T5 encoder on the CPU", "needs --device cuda", "--device auto runs on the CPU"},
+                {"--offload", "--device", "cpu"}, {"needs --device cuda", "with --device cpu everything runs on the CPU already"},
         };
         for (int i = 0; i < cases.length; i += 2) {
             List<String> args = new java.util.ArrayList<>(List.of("generate", "--prompt", "x", "--out", out));
@@ -217,6 +219,9 @@ class GenerateCommandTest {
         r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--device", "cuda", "--out", out);
         assertOneLineError(r, "CUDA backend unavailable: ");
         r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--device", "cuda", "--cuda-lib", tmp.resolve("no-cuda-here").toString(), "--out", out);
+        assertOneLineError(r, "CUDA backend unavailable: ");
+        // --offload with --device cuda passes the option check and stops where CUDA does (no GPU here)
+        r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--device", "cuda", "--offload", "--cuda-lib", tmp.resolve("no-cuda-here").toString(), "--out", out);
         assertOneLineError(r, "CUDA backend unavailable: ");
         r = run("generate", "--random-weights", "--preset", "tiny", "--prompt", "x", "--init-image", tmp.resolve("no.png").toString(), "--out", out);
         assertOneLineError(r, "--init-image", "no.png", "not found");

@@ -72,6 +72,23 @@ final class Cublas implements AutoCloseable {
                 CudaConstants.CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
     }
 
+    /**
+     * fp32 strided-batched C_i = alpha·op(A_i)·op(B_i) (column-major, CUBLAS_COMPUTE_32F): the
+     * attention reference path (QKᵀ per head with alpha = the softmax scale, then P·V).
+     */
+    void gemmStridedBatched(int transA, int transB, int m, int n, int k, float alpha, long a, int lda, long strideA,
+                            long bb, int ldb, long strideB, long cc, int ldc, long strideC, int batch) {
+        int f = CudaConstants.CUDA_R_32F;
+        try (Arena al = Arena.ofConfined()) {
+            // host pointer mode (the default): cuBLAS reads alpha when the call is enqueued
+            MemorySegment alphaSeg = al.allocateFrom(ValueLayout.JAVA_FLOAT, alpha);
+            check(b.cublasGemmStridedBatchedEx(handle, transA, transB, m, n, k, alphaSeg,
+                    MemorySegment.ofAddress(a), f, lda, strideA, MemorySegment.ofAddress(bb), f, ldb, strideB, zero,
+                    MemorySegment.ofAddress(cc), f, ldc, strideC, batch, CudaConstants.CUBLAS_COMPUTE_32F,
+                    CudaConstants.CUBLAS_GEMM_DEFAULT), "cublasGemmStridedBatchedEx");
+        }
+    }
+
     @Override
     public void close() {
         if (closed) return;

@@ -1,5 +1,6 @@
 package dev.infinityj.cuda;
 
+import dev.infinityj.BadInputException;
 import dev.infinityj.ShapeException;
 import dev.infinityj.backend.Backend;
 import dev.infinityj.backend.Interpolation;
@@ -37,8 +38,8 @@ import java.util.Optional;
  * weights; our tiled GEMM kernel when cuBLAS is absent or disabled), matmul (cuBLAS strided batched or
  * our bmm kernel), layerNorm, adaLayerNorm, rmsNorm, softmax, GELU (tanh, erf), SiLU, ReLU and the fused
  * bias variants {@link #biasAct}, add/mul with suffix broadcasting, scale, addInPlace, attention and
- * attentionWithBias (head dims ≤ 256), RoPE (interleaved), headL2Normalize, copyInto (strided, rank ≤ 6),
- * interpolate BILINEAR / NEAREST / NEAREST_EXACT, conv2d (direct kernel), groupNorm, groupNormStats,
+ * attentionWithBias (fused flash kernel for head dims ≤ 128, the simple kernel ≤ 256, or cuBLAS), RoPE (interleaved), headL2Normalize, copyInto (strided, rank ≤ 6),
+ * interpolate BILINEAR / NEAREST / NEAREST_EXACT, conv2d (implicit GEMM, or the direct kernel), groupNorm, groupNormStats,
  * groupNormApply, plus the bitwise sampler {@link #sampleBits} and {@link #bitsToCodes} and the latent
  * accumulation {@link #accumulateBilinear}. Host fallbacks (download → {@link NaiveBackend} → upload):
  * interpolate AREA and BICUBIC, attention with head dims above 256, tensors of rank above 6 in copies.
@@ -52,17 +53,73 @@ public final class CudaBackend implements Backend {
     public enum Memory { DEVICE, MANAGED }
 
     /**
-     * @param device  device ordinal
-     * @param memory  device memory (default) or managed memory
-     * @param cublas  use cuBLAS for linear / matmul when it can be loaded (else our GEMM kernels)
-     * @param cudaLib extra places to look for libcuda / libcublas (the CLI's --cuda-lib)
+     * Which attention implementation {@link #attention} runs.
+     * <ul>
+     *   <li>{@code FUSED}: flash_attention.cu, FlashAttention-2 style tiles with an online softmax
+     *       (head dims ≤ 128; larger ones fall back to SIMPLE). The default.</li>
+     *   <li>{@code SIMPLE}: attention.cu, one warp per (query, head), the correctness-first reference
+     *       (head dims ≤ 256).</li>
+     *   <li>{@code CUBLAS}: scores materialised: cuBLAS strided-batched QKᵀ per head (alpha = scale),
+     *       the bias added, softmax_f32 over the rows, cuBLAS P·V. Needs H·Lq·Lk·4 bytes of scratch;
+     *       without cuBLAS it falls back to SIMPLE.</li>
+     * </ul>
+     * The system property {@code infinityj.cuda.attention} (fused | simple | cublas) sets the default.
      */
-    public record Options(int device, Memory memory, boolean cublas, List<Path> cudaLib) {
-        public Options { cudaLib = List.copyOf(cudaLib); }
-        public static Options defaults() { return new Options(0, Memory.DEVICE, true, List.of()); }
-        public Options withCublas(boolean on) { return new Options(device, memory, on, cudaLib); }
-        public Options withMemory(Memory m) { return new Options(device, m, cublas, cudaLib); }
-        public Options withCudaLib(List<Path> dirs) { return new Options(device, memory, cublas, dirs); }
+    public enum AttentionKernel {
+        FUSED, SIMPLE, CUBLAS;
+
+        /** The default: {@code -Dinfinityj.cuda.attention=...} or FUSED. */
+        public static AttentionKernel fromProperty() {
+            String p = System.getProperty("infinityj.cuda.attention");
+            if (p == null || p.isBlank()) return FUSED;
+            try { return valueOf(p.trim().toUpperCase(java.util.Locale.ROOT)); }
+            catch (IllegalArgumentException e) {
+                throw new BadInputException("infinityj.cuda.attention must be fused, simple or cublas, got '" + p + "'");
+            }
+        }
+    }
+
+    /**
+     * Which convolution {@link #conv2d} runs: {@code IMPLICIT_GEMM} (conv.cu: 64×64 output tiles, the
+     * im2col columns gathered into shared memory, never materialised; the default) or {@code DIRECT}
+     * (gemm.cu's conv2d_f32, one thread per output, the reference). The system property
+     * {@code infinityj.cuda.conv} (implicit_gemm | direct) sets the default.
+     */
+    public enum ConvKernel {
+        IMPLICIT_GEMM, DIRECT;
+
+        public static ConvKernel fromProperty() {
+            String p = System.getProperty("infinityj.cuda.conv");
+            if (p == null || p.isBlank()) return IMPLICIT_GEMM;
+            try { return valueOf(p.trim().toUpperCase(java.util.Locale.ROOT)); }
+            catch (IllegalArgumentException e) {
+                throw new BadInputException("infinityj.cuda.conv must be implicit_gemm or direct, got '" + p + "'");
+            }
+        }
+    }
+
+    /**
+     * @param device    device ordinal
+     * @param memory    device memory (default) or managed memory
+     * @param cublas    use cuBLAS for linear / matmul when it can be loaded (else our GEMM kernels)
+     * @param cudaLib   extra places to look for libcuda / libcublas (the CLI's --cuda-lib)
+     * @param attention the attention implementation (see {@link AttentionKernel})
+     * @param conv      the convolution implementation (see {@link ConvKernel})
+     */
+    public record Options(int device, Memory memory, boolean cublas, List<Path> cudaLib, AttentionKernel attention, ConvKernel conv) {
+        public Options {
+            cudaLib = List.copyOf(cudaLib);
+            java.util.Objects.requireNonNull(attention, "attention");
+            java.util.Objects.requireNonNull(conv, "conv");
+        }
+        public static Options defaults() {
+            return new Options(0, Memory.DEVICE, true, List.of(), AttentionKernel.fromProperty(), ConvKernel.fromProperty());
+        }
+        public Options withCublas(boolean on) { return new Options(device, memory, on, cudaLib, attention, conv); }
+        public Options withMemory(Memory m) { return new Options(device, m, cublas, cudaLib, attention, conv); }
+        public Options withCudaLib(List<Path> dirs) { return new Options(device, memory, cublas, dirs, attention, conv); }
+        public Options withAttention(AttentionKernel a) { return new Options(device, memory, cublas, cudaLib, a, conv); }
+        public Options withConv(ConvKernel k) { return new Options(device, memory, cublas, cudaLib, attention, k); }
     }
 
     private static volatile Optional<String> cachedProbe;
@@ -110,6 +167,8 @@ public final class CudaBackend implements Backend {
     private final Cublas cublas; // null without cuBLAS
     private final String cublasReason;
     private final NaiveBackend host = new NaiveBackend();
+    private final AttentionKernel attentionKernel;
+    private final ConvKernel convKernel;
 
     public CudaBackend() { this(Options.defaults()); }
 
@@ -135,6 +194,8 @@ public final class CudaBackend implements Backend {
         this.c = ctx;
         this.cublas = b;
         this.cublasReason = reason;
+        this.attentionKernel = o.attention();
+        this.convKernel = o.conv();
     }
 
     @Override public String name() { return "cuda"; }
@@ -142,7 +203,9 @@ public final class CudaBackend implements Backend {
     /** "cuda (NVIDIA H200, sm_90, cuBLAS …)" style description for logs. */
     public String describe() {
         return "cuda (" + c.deviceName() + ", sm_" + c.computeCapability() + ", "
-                + (cublas != null ? "cuBLAS " + cublas.from() : "own GEMM kernels: " + cublasReason) + ")";
+                + (cublas != null ? "cuBLAS " + cublas.from() : "own GEMM kernels: " + cublasReason)
+                + ", attention " + attentionKernel.name().toLowerCase(java.util.Locale.ROOT)
+                + ", conv " + convKernel.name().toLowerCase(java.util.Locale.ROOT) + ")";
     }
 
     public CudaContext context() { return c; }
@@ -436,24 +499,64 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, float scale) {
-        return attn(q, k, v, null, scale);
+        return attention(q, k, v, null, scale, attentionKernel);
     }
 
     @Override
     public Tensor attentionWithBias(Tensor q, Tensor k, Tensor v, Tensor bias, float scale) {
-        long lq = q.dim(0), h = q.dim(1), lk = k.dim(0);
-        if (bias.rank() != 3 || bias.dim(0) != h || bias.dim(1) != lq || bias.dim(2) != lk)
-            throw new ShapeException("attentionWithBias: bias " + bias.describe() + " must be [" + h + ", " + lq + ", " + lk + "]");
-        return attn(q, k, v, bias, scale);
+        if (bias == null) throw new ShapeException("attentionWithBias: bias must not be null");
+        return attention(q, k, v, bias, scale, attentionKernel);
     }
 
-    private Tensor attn(Tensor q, Tensor k, Tensor v, Tensor bias, float scale) {
+    /** The attention kernel {@link #attention} uses (Options.attention). */
+    public AttentionKernel attentionKernel() { return attentionKernel; }
+
+    /**
+     * softmax(scale · q kᵀ + bias) v with a chosen implementation (tests and the timing harness compare
+     * them): q [Lq, H, D], k [Lk, H, D], v [Lk, H, Dv], bias [H, Lq, Lk] or null → [Lq, H, Dv] F32.
+     * FUSED with head dims above 128 runs SIMPLE; CUBLAS without cuBLAS runs SIMPLE; head dims above
+     * 256 run on the host.
+     */
+    public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, AttentionKernel which) {
+        return attn(q, k, v, bias, null, 0, 0f, scale, which);
+    }
+
+    /**
+     * Cosine attention with the normalisation fused into the attention kernel (spec §3.5):
+     * softmax(scale · q̂ k̂ᵀ) v with q̂ = q / max(‖q‖, eps) · qScale[h] and, when {@code normalizeK},
+     * k̂ = k / max(‖k‖, eps) (else k as given: the KV cache already holds k̂). Equal, up to fp32
+     * rounding, to headL2Normalize followed by {@link #attention}; that is what runs when
+     * {@code which} is not FUSED or a head dim exceeds 128.
+     */
+    public Tensor cosineAttention(Tensor q, Tensor k, Tensor v, Tensor qScale, boolean normalizeK, float eps, float scale,
+                                  AttentionKernel which) {
+        if (qScale != null && qScale.numel() != q.dim(1))
+            throw new ShapeException("cosineAttention: qScale has " + qScale.numel() + " entries for " + q.dim(1) + " heads");
+        return attn(q, k, v, null, qScale, 1 | (normalizeK ? 2 : 0), eps, scale, which);
+    }
+
+    private Tensor attn(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor qScale, int cosFlags, float eps, float scale,
+                        AttentionKernel which) {
+        if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3)
+            throw new ShapeException("attention: q, k, v must be [L, H, D], got " + q.describe() + ", " + k.describe() + ", " + v.describe());
         long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
         if (k.dim(1) != h || k.dim(2) != d || v.dim(0) != lk || v.dim(1) != h)
             throw new ShapeException("attention: q " + q.describe() + " k " + k.describe() + " v " + v.describe());
+        if (bias != null && (bias.rank() != 3 || bias.dim(0) != h || bias.dim(1) != lq || bias.dim(2) != lk))
+            throw new ShapeException("attention: bias " + bias.describe() + " must be [" + h + ", " + lq + ", " + lk + "]");
+        checkInt(lq, lk, h);
+        boolean fused = which == AttentionKernel.FUSED && d <= Kernels.FLASH_MAX_HEAD_DIM && dv <= Kernels.FLASH_MAX_HEAD_DIM;
+        if (cosFlags != 0 && !fused) {
+            // unfused cosine attention: normalise first, then the plain kernels
+            Tensor qn = headL2Normalize(q, qScale, eps);
+            Tensor kn = (cosFlags & 2) != 0 ? headL2Normalize(k, null, eps) : k;
+            return attn(qn, kn, v, bias, null, 0, 0f, scale, which);
+        }
         if (d > 256 || dv > 256)
             return viaHost(() -> bias == null ? host.attention(download(q), download(k), download(v), scale)
                     : host.attentionWithBias(download(q), download(k), download(v), download(bias), scale));
+        if (fused) return flash(q, k, v, bias, qScale, cosFlags, eps, scale);
+        if (which == AttentionKernel.CUBLAS && cublas != null) return attentionCublas(q, k, v, bias, scale);
         Tensor qd = rows3(q), kd = rows3(k), vd = rows3(v);
         Tensor bd = bias == null ? null : f32(bias);
         Tensor o = newTensor(DType.F32, lq, h, dv);
@@ -464,6 +567,59 @@ public final class CudaBackend implements Backend {
         c.launch("attention_f32", (int) blocks, 1, 1, 128, 1, 1, 0,
                 addr(qd), addr(kd), addr(vd), ptr(bd), addr(o),
                 (int) lq, (int) lk, (int) h, (int) d, (int) dv, qs[0], qs[1], ks[0], ks[1], vs[0], vs[1], scale);
+        return o;
+    }
+
+    /** Device BF16 [L, H, D] with a unit last stride: the bf16 flash kernel reads it as it is. */
+    private boolean bf16Rows(Tensor t) {
+        return t.dtype() == DType.BF16 && isDevice(t) && t.strides()[2] == 1;
+    }
+
+    /** flash_attention_{f32,bf16}: grid (⌈Lq/64⌉, H), 256 threads, 41.3 KB static shared memory. */
+    private Tensor flash(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor qScale, int flags, float eps, float scale) {
+        boolean bf = bf16Rows(q) && bf16Rows(k) && bf16Rows(v);
+        Tensor qd = bf ? q : rows3(q), kd = bf ? k : rows3(k), vd = bf ? v : rows3(v);
+        Tensor bd = bias == null ? null : f32(bias), sd = qScale == null ? null : f32(qScale);
+        long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
+        Tensor o = newTensor(DType.F32, lq, h, dv);
+        if (lq == 0 || h == 0) return o;
+        if (lk == 0) { c.zero(addr(o), Math.max(4, o.numel() * 4)); return o; }
+        if (h > 65535) throw new ShapeException("flash attention: " + h + " heads exceed the grid's y limit 65535");
+        long[] qs = qd.strides(), ks = kd.strides(), vs = vd.strides();
+        c.launch(bf ? "flash_attention_bf16" : "flash_attention_f32",
+                (int) ((lq + Kernels.FLASH_BLOCK_Q - 1) / Kernels.FLASH_BLOCK_Q), (int) h, 1, Kernels.FLASH_THREADS, 1, 1, 0,
+                addr(qd), addr(kd), addr(vd), ptr(bd), ptr(sd), addr(o),
+                (int) lq, (int) lk, (int) h, (int) d, (int) dv, qs[0], qs[1], ks[0], ks[1], vs[0], vs[1], scale, flags, eps);
+        return o;
+    }
+
+    /**
+     * The materialised reference: S_h = scale · Q_h K_hᵀ (cuBLAS strided-batched over heads, scores
+     * [H, Lq, Lk]), + bias, softmax_f32 per row, O_h = P_h V_h written straight into [Lq, H, Dv].
+     * Column-major view: Sᵀ_h (Lk×Lq, ld Lk) = K_h(D×Lk, ld ksL)ᵀ · Q_h(D×Lq, ld qsL);
+     * Oᵀ_h (Dv×Lq, ld H·Dv) = V_h(Dv×Lk, ld vsL) · Pᵀ_h(Lk×Lq, ld Lk).
+     */
+    private Tensor attentionCublas(Tensor q, Tensor k, Tensor v, Tensor bias, float scale) {
+        Tensor qd = rows3(q), kd = rows3(k), vd = rows3(v);
+        long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
+        Tensor o = newTensor(DType.F32, lq, h, dv);
+        if (lq == 0 || h == 0 || dv == 0) return o;
+        if (lk == 0) { c.zero(addr(o), Math.max(4, o.numel() * 4)); return o; }
+        long[] qs = qd.strides(), ks = kd.strides(), vs = vd.strides();
+        checkInt(qs[0], ks[0], vs[0], h * dv, lk * lq);
+        Tensor sc = newTensor(DType.F32, h, lq, lk);
+        cublas.gemmStridedBatched(CudaConstants.CUBLAS_OP_T, CudaConstants.CUBLAS_OP_N, (int) lk, (int) lq, (int) d, scale,
+                addr(kd), (int) ks[0], ks[1], addr(qd), (int) qs[0], qs[1], addr(sc), (int) lk, lq * lk, (int) h);
+        if (bias != null) {
+            Tensor bd = f32(bias);
+            c.launch1d("add_inplace_f32", sc.numel(), addr(sc), addr(bd), sc.numel());
+        }
+        // in place: softmax_f32 reads x[j] and writes y[j] in the same thread, so x == y is safe and
+        // saves the second H·Lq·Lk buffer
+        c.launch("softmax_f32", (int) (h * lq), 1, 1, 256, 1, 1, 0, addr(sc), addr(sc), h * lq, (int) lk);
+        Tensor p = sc;
+        cublas.gemmStridedBatched(CudaConstants.CUBLAS_OP_N, CudaConstants.CUBLAS_OP_N, (int) dv, (int) lq, (int) lk, 1f,
+                addr(vd), (int) vs[0], vs[1], addr(p), (int) lk, lq * lk, addr(o), (int) (h * dv), dv, (int) h);
         return o;
     }
 
@@ -539,14 +695,37 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding) {
-        Tensor xf = f32(x), wf = f32(w), bf = f32OrNull(bias);
+        return conv2d(x, w, bias, stride, padding, convKernel);
+    }
+
+    /** {@link #conv2d} with a chosen implementation (tests and benchmarks compare them). */
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding, ConvKernel which) {
+        if (x.rank() != 3 || w.rank() != 4) throw new ShapeException("conv2d: x must be [C, H, W] and w [O, C, kh, kw], got " + x.describe() + ", " + w.describe());
+        if (stride < 1 || padding < 0) throw new ShapeException("conv2d: stride " + stride + ", padding " + padding);
+        Tensor xf = f32(x), bf = f32OrNull(bias);
         long ch = xf.dim(0), hi = xf.dim(1), wi = xf.dim(2);
-        long o = wf.dim(0), kh = wf.dim(2), kw = wf.dim(3);
-        if (wf.dim(1) != ch) throw new ShapeException("conv2d: input has " + ch + " channels, weight " + w.describe());
+        long o = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        if (w.dim(1) != ch) throw new ShapeException("conv2d: input has " + ch + " channels, weight " + w.describe());
+        if (bf != null && bf.numel() != o) throw new ShapeException("conv2d: bias " + bias.describe() + " for " + o + " output channels");
         long ho = (hi + 2L * padding - kh) / stride + 1, wo = (wi + 2L * padding - kw) / stride + 1;
+        if (ho <= 0 || wo <= 0) throw new ShapeException("conv2d: kernel " + kh + "x" + kw + " larger than the padded input " + x.describe());
+        checkInt(ch * kh * kw, ho * wo, o);
         Tensor y = newTensor(DType.F32, o, ho, wo);
         long n = o * ho * wo;
-        if (n > 0) c.launch1d("conv2d_f32", n, addr(xf), addr(wf), ptr(bf), addr(y),
+        if (n == 0) return y;
+        if (which == ConvKernel.IMPLICIT_GEMM) {
+            Tensor wd = dense(w);
+            boolean bf16 = wd.dtype() == DType.BF16;
+            if (!bf16) wd = f32(wd);
+            long tilesP = (ho * wo + Kernels.CONV_TILE - 1) / Kernels.CONV_TILE, tilesO = (o + Kernels.CONV_TILE - 1) / Kernels.CONV_TILE;
+            if (tilesO > 65535) throw new ShapeException("conv2d: " + o + " output channels exceed the grid's y limit");
+            c.launch(bf16 ? "conv2d_igemm_bf16" : "conv2d_igemm_f32", (int) tilesP, (int) tilesO, 1, Kernels.CONV_THREADS, 1, 1, 0,
+                    addr(xf), addr(wd), ptr(bf), addr(y),
+                    (int) ch, (int) hi, (int) wi, (int) o, (int) kh, (int) kw, stride, padding, (int) ho, (int) wo);
+            return y;
+        }
+        Tensor wf = f32(w);
+        c.launch1d("conv2d_f32", n, addr(xf), addr(wf), ptr(bf), addr(y),
                 (int) ch, (int) hi, (int) wi, (int) o, (int) kh, (int) kw, stride, padding, (int) ho, (int) wo);
         return y;
     }

@@ -26,7 +26,9 @@ public final class Kernels {
             Map.entry("bilinear_f32", "interpolate"), Map.entry("nearest_f32", "interpolate"),
             Map.entry("gemm_xwT_f32", "gemm"), Map.entry("gemm_xwT_bf16", "gemm"), Map.entry("gemm_xwT_f16", "gemm"),
             Map.entry("bmm_f32", "gemm"), Map.entry("conv2d_f32", "gemm"),
-            Map.entry("attention_f32", "attention"));
+            Map.entry("attention_f32", "attention"),
+            Map.entry("flash_attention_f32", "flash_attention"), Map.entry("flash_attention_bf16", "flash_attention"),
+            Map.entry("conv2d_igemm_f32", "conv"), Map.entry("conv2d_igemm_bf16", "conv"));
 
     /** kernel → argument kinds. */
     public static final Map<String, String> SIGNATURE = Map.ofEntries(
@@ -52,9 +54,18 @@ public final class Kernels {
             Map.entry("gemm_xwT_f16", "pppp" + "iii"),
             Map.entry("bmm_f32", "ppp" + "iii"),
             Map.entry("conv2d_f32", "pppp" + "iiiiiiiiii"),
-            Map.entry("attention_f32", "ppppp" + "iiiii" + "llllll" + "f"));
+            Map.entry("attention_f32", "ppppp" + "iiiii" + "llllll" + "f"),
+            Map.entry("flash_attention_f32", "pppppp" + "iiiii" + "llllll" + "fif"),
+            Map.entry("flash_attention_bf16", "pppppp" + "iiiii" + "llllll" + "fif"),
+            Map.entry("conv2d_igemm_f32", "pppp" + "iiiiiiiiii"), Map.entry("conv2d_igemm_bf16", "pppp" + "iiiiiiiiii"));
 
     /** Byte size of the Strided6 struct (elementwise.cu): 18 longs, 2 longs, an int, padded to 8. */
     public static final int STRIDED6_BYTES = 168;
     public static final int STRIDED_MAX_RANK = 6;
+
+    /** flash_attention.cu's tile constants (FA_BQ, FA_THREADS, FA_MAXD); KernelSignatureTest checks them against the source. */
+    public static final int FLASH_BLOCK_Q = 64, FLASH_THREADS = 256, FLASH_MAX_HEAD_DIM = 128;
+
+    /** conv.cu's output tile (CG_BM = CG_BN) and block size (CG_THREADS). */
+    public static final int CONV_TILE = 64, CONV_THREADS = 256;
 }

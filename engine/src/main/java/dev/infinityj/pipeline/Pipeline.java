@@ -89,6 +89,7 @@ public final class Pipeline implements AutoCloseable {
     public record Tokens(ScaleSchedules.Schedule schedule, List<byte[]> bits, int tokenBits, long encodeNanos) {}
 
     private final Backend backend;
+    private final Backend textBackend; // the T5 encoder's: the same as backend, or the CPU under --offload
     private final String modelId;
     private final Function<String, SentencePieceTokenizer.Encoding> tokenizer;
     private final String tokenizerDescription;
@@ -104,10 +105,15 @@ public final class Pipeline implements AutoCloseable {
     private final PromptCache cache = new PromptCache(32);
     private boolean useCache = true;
 
-    private Pipeline(Backend backend, String modelId, Function<String, SentencePieceTokenizer.Encoding> tokenizer, String tokenizerDescription,
-                     T5Encoder t5, InfinityModel model, VaeConfig vaeConfig, VaeWeights vaeWeights, Map<String, Object> modelInfo,
-                     List<String> notes, List<AutoCloseable> closeables) {
+    private Pipeline(Backend backend, Backend textBackend, String modelId, Function<String, SentencePieceTokenizer.Encoding> tokenizer,
+                     String tokenizerDescription, T5Encoder t5, InfinityModel model, VaeConfig vaeConfig, VaeWeights vaeWeights,
+                     Map<String, Object> modelInfo, List<String> notes, List<AutoCloseable> closeables) {
         this.backend = backend;
+        this.textBackend = textBackend;
+        if (textBackend != backend) {
+            notes = new ArrayList<>(notes);
+            notes.add("--offload: the T5 text encoder runs on " + textBackend.name() + ", the transformer and VAE on " + backend.name());
+        }
         this.modelId = modelId;
         this.tokenizer = tokenizer;
         this.tokenizerDescription = tokenizerDescription;
@@ -124,7 +130,16 @@ public final class Pipeline implements AutoCloseable {
     // ------------------------------------------------------------------------------ loading
 
     /** Loads every part of a converted model directory (see docs/weights.md) and checks that they pair. */
-    public static Pipeline load(ModelDirectory dir, Backend backend) {
+    public static Pipeline load(ModelDirectory dir, Backend backend) { return load(dir, backend, backend); }
+
+    /**
+     * {@link #load(ModelDirectory, Backend)} with the T5 text encoder on {@code textBackend} (its weights
+     * and activations stay there) and the transformer and VAE on {@code backend}: {@code --offload}
+     * passes a CPU backend so that a 12 GB GPU holds only the transformer and the VAE. The encoder's
+     * output is handed to {@code backend}, which uploads it. Neither backend is closed by the pipeline
+     * (see {@link #closeWith}).
+     */
+    public static Pipeline load(ModelDirectory dir, Backend backend, Backend textBackend) {
         List<AutoCloseable> open = new ArrayList<>();
         try {
             SafetensorsFile vaeFile = SafetensorsFile.open(dir.vae());
@@ -135,7 +150,7 @@ public final class Pipeline implements AutoCloseable {
             open.add(tf);
             InfinityConfig ic = InfinityConfig.inferFrom(tf, vc.spatialPatchify());
             SentencePieceTokenizer tok = SentencePieceTokenizer.load(dir.t5Dir());
-            T5Encoder enc = T5Encoder.load(dir.t5Dir(), backend);
+            T5Encoder enc = T5Encoder.load(dir.t5Dir(), textBackend);
             open.add(enc);
             ic.checkCompatible(vc.codebookDim(), enc.config().dModel());
             VaeConfig.checkPairing(ic.codebookDim(), dir.transformer().toString(), vc, dir.vae().toString());
@@ -145,7 +160,7 @@ public final class Pipeline implements AutoCloseable {
                     : dir.dir().toAbsolutePath().normalize().getFileName().toString());
             info.put("checksums", dir.checksums());
             String id = "dir:" + dir.dir().toAbsolutePath().normalize() + ":" + dir.checksums().getOrDefault("t5", "");
-            return new Pipeline(backend, id, tok::encodeWithInfo, "SentencePiece " + dir.t5Dir().getFileName(), enc, m, vc, vw, info,
+            return new Pipeline(backend, textBackend, id, tok::encodeWithInfo, "SentencePiece " + dir.t5Dir().getFileName(), enc, m, vc, vw, info,
                     List.of(), open);
         } catch (RuntimeException e) {
             closeAll(open);
@@ -182,6 +197,11 @@ public final class Pipeline implements AutoCloseable {
      * documented {@link StandInTokenizer} (said in {@link #notes()}).
      */
     public static Pipeline random(String presetName, long weightSeed, Path tokenizerOrNull, Backend backend) {
+        return random(presetName, weightSeed, tokenizerOrNull, backend, backend);
+    }
+
+    /** {@link #random(String, long, Path, Backend)} with the T5 encoder on {@code textBackend} (--offload). */
+    public static Pipeline random(String presetName, long weightSeed, Path tokenizerOrNull, Backend backend, Backend textBackend) {
         Preset p = preset(presetName);
         Function<String, SentencePieceTokenizer.Encoding> tok;
         String tokDesc;
@@ -199,7 +219,7 @@ public final class Pipeline implements AutoCloseable {
             notes.add("no spiece.model given (--tokenizer): using the " + StandInTokenizer.DESCRIPTION);
         }
         RandomWeightSource t5w = RandomWeightSource.of(p.name() + "-t5", p.t5().encoderWeightShapes(), DType.BF16, weightSeed + 1);
-        T5Encoder enc = T5Encoder.fromWeights(p.t5(), t5w, backend);
+        T5Encoder enc = T5Encoder.fromWeights(p.t5(), t5w, textBackend);
         RandomWeightSource tw = RandomWeightSource.of(p.name(), InfinityWeights.expectedShapes(p.transformer()), DType.BF16, weightSeed);
         InfinityModel m = InfinityModel.load(p.transformer(), tw, backend);
         Map<String, long[]> vk = new LinkedHashMap<>(VaeKeys.decoder(p.vae()));
@@ -210,13 +230,22 @@ public final class Pipeline implements AutoCloseable {
         info.put("random_weights", true);
         info.put("weight_seed", weightSeed);
         info.put("tokenizer", tokenizerOrNull == null ? "stand-in" : tokenizerOrNull.getFileName().toString());
-        return new Pipeline(backend, "random:" + p.name() + ":" + weightSeed + ":" + tokDesc, tok, tokDesc, enc, m, p.vae(), vw, info, notes,
+        return new Pipeline(backend, textBackend, "random:" + p.name() + ":" + weightSeed + ":" + tokDesc, tok, tokDesc, enc, m, p.vae(), vw, info, notes,
                 new ArrayList<>(List.of(enc)));
     }
 
     // ------------------------------------------------------------------------------ use
 
     public Backend backend() { return backend; }
+
+    /** The T5 encoder's backend: {@link #backend()}, or the CPU backend of {@code --offload}. */
+    public Backend textBackend() { return textBackend; }
+
+    /** Closes {@code c} after everything else when this pipeline closes (the CLI's --offload CPU backend). */
+    public Pipeline closeWith(AutoCloseable c) {
+        closeables.add(0, c); // closeAll runs from the end: index 0 closes last
+        return this;
+    }
     public InfinityConfig transformerConfig() { return model.config(); }
     public VaeConfig vaeConfig() { return vaeConfig; }
     public T5Config t5Config() { return t5.config(); }

@@ -31,7 +31,8 @@ class CudaBackendFakeDriverTest {
     void open() throws ReflectiveOperationException {
         assumeTrue(CudaContext.kernelsMissingReason() == null, "CUDA kernels not in this build: " + CudaContext.kernelsMissingReason());
         fake = new FakeCudaDriver();
-        be = new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false));
+        be = new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false)
+                .withAttention(CudaBackend.AttentionKernel.FUSED).withConv(CudaBackend.ConvKernel.IMPLICIT_GEMM));
     }
 
     @AfterEach
@@ -126,8 +127,8 @@ class CudaBackendFakeDriverTest {
         be.accumulateBilinear(acc, map);
         assertEquals(List.of("gemm_xwT_bf16", "gemm_xwT_f32", "gemm_xwT_f16", "bmm_f32", "layer_norm_f32", "layer_norm_f32",
                         "bf16_to_f32", "rms_norm_f32", "softmax_f32", "bias_act_f32", "bias_act_f32", "bias_act_f32", "bias_act_f32",
-                        "bias_act_f32", "attention_f32", "attention_f32", "head_l2_normalize_f32", "rope_interleaved_f32",
-                        "bilinear_f32", "nearest_f32", "nearest_f32", "conv2d_f32", "group_norm_stats_f32", "group_norm_apply_f32",
+                        "bias_act_f32", "flash_attention_f32", "flash_attention_f32", "head_l2_normalize_f32", "rope_interleaved_f32",
+                        "bilinear_f32", "nearest_f32", "nearest_f32", "conv2d_igemm_f32", "group_norm_stats_f32", "group_norm_apply_f32",
                         "group_norm_stats_f32", "group_norm_apply_f32", "bilinear_f32"),
                 fake.launches.stream().filter(n -> !n.equals("strided_copy_32")).toList());
     }
@@ -172,6 +173,10 @@ class CudaBackendFakeDriverTest {
         Tensor q = pd.permute(1, 0, 2, 3).get(0), qh = packed.permute(1, 0, 2, 3).get(0);
         same(be.attention(q, k, v, 0.3f), ref.attention(qh, k, v, 0.3f), 1e-5, "attention strided q");
         same(be.attentionWithBias(q, k, v, ab, 1f), ref.attentionWithBias(qh, k, v, ab, 1f), 1e-5, "attentionWithBias");
+        same(be.attention(q, k, v, ab, 0.3f, CudaBackend.AttentionKernel.SIMPLE), ref.attentionWithBias(qh, k, v, ab, 0.3f), 1e-5, "simple attention kernel");
+        same(be.attention(be.upload(qh.to(DType.BF16)), be.upload(k.to(DType.BF16)), be.upload(v.to(DType.BF16)), null, 0.3f,
+                CudaBackend.AttentionKernel.FUSED), ref.attention(qh.to(DType.BF16).to(DType.F32), k.to(DType.BF16).to(DType.F32), v.to(DType.BF16).to(DType.F32), 0.3f),
+                1e-5, "bf16 flash attention");
         Tensor hs = rand(r, 3);
         same(be.headL2Normalize(pd.permute(1, 0, 2, 3).get(1), hs, 1e-6f), ref.headL2Normalize(packed.permute(1, 0, 2, 3).get(1), hs, 1e-6f), 1e-6, "headL2Normalize strided");
         Tensor rx = rand(r, 5, 3, 8), cos = rand(r, 5, 4), sin = rand(r, 5, 4);
@@ -189,6 +194,7 @@ class CudaBackendFakeDriverTest {
         Tensor cw = rand(r, 6, 4, 3, 3), cb = rand(r, 6);
         same(be.conv2d(md, cw, cb, 1, 1), ref.conv2d(map, cw, cb, 1, 1), 1e-5, "conv2d");
         same(be.conv2d(md, cw.to(DType.BF16), null, 2, 0), ref.conv2d(map, cw.to(DType.BF16), null, 2, 0), 1e-5, "conv2d stride 2 bf16");
+        same(be.conv2d(md, cw, cb, 1, 1, CudaBackend.ConvKernel.DIRECT), ref.conv2d(map, cw, cb, 1, 1), 1e-5, "direct conv2d");
         Tensor gw = rand(r, 4), gb = rand(r, 4);
         same(be.groupNorm(md, 2, gw, gb, 1e-6f), ref.groupNorm(map, 2, gw, gb, 1e-6f), 1e-5, "groupNorm");
         Tensor st = be.groupNormStats(md, 2, 1e-6f);
@@ -199,6 +205,93 @@ class CudaBackendFakeDriverTest {
                 .filter(n -> !n.equals("philox_words") && !n.equals("bit_sample") && !n.equals("bits_to_codes")
                         && !n.equals("f32_to_bf16") && !n.equals("bf16_to_f32") && !n.equals("scale_f32")
                         && !n.equals("binary_bcast_f32") && !n.equals("add_inplace_f32")).toList()), "launched: " + new java.util.TreeSet<>(fake.launches));
+    }
+
+    /**
+     * The flash kernel's tiling (through its thread-by-thread transcription) against NaiveBackend on
+     * shapes that cross tile edges: Lq ≠ Lk, Lq past one 64-query tile, Lk not a multiple of the
+     * 16-key tile, head dims 8 … 128, Dv ≠ D, strided q and KV-cache slices, bias, BF16 inputs, and the
+     * fused cosine normalisation against headL2Normalize + attention.
+     */
+    @Test
+    void flashAttentionTilesAgreeWithTheReference() {
+        var ref = new dev.infinityj.backend.NaiveBackend();
+        var fused = CudaBackend.AttentionKernel.FUSED;
+        Random r = new Random(8);
+        int[][] shapes = {{70, 37, 3, 16, 16}, {5, 130, 2, 8, 24}, {1, 1, 2, 40, 40}, {64, 16, 1, 128, 128}, {65, 17, 2, 96, 96}, {3, 50, 1, 64, 8}};
+        for (int[] sh : shapes) {
+            int lq = sh[0], lk = sh[1], h = sh[2], d = sh[3], dv = sh[4];
+            String what = "Lq " + lq + " Lk " + lk + " H " + h + " D " + d + " Dv " + dv;
+            Tensor q = rand(r, lq, h, d), bias = rand(r, h, lq, lk);
+            // keys and values as slices of a longer preallocated cache, as SelfAttention passes them
+            Tensor kc = be.upload(rand(r, lk + 9, h, d)), vc = be.upload(rand(r, lk + 9, h, dv));
+            Tensor k = kc.slice(0, 0, lk), v = vc.slice(0, 0, lk);
+            Tensor kh = be.download(k), vh = be.download(v);
+            float sc = (float) (1 / Math.sqrt(d));
+            same(be.attention(be.upload(q), k, v, null, sc, fused), ref.attention(q, kh, vh, sc), 1e-5, what);
+            same(be.attention(q, k, v, bias, 0.5f, fused), ref.attentionWithBias(q, kh, vh, bias, 0.5f), 1e-5, what + " bias");
+            Tensor qs = rand(r, h);
+            Tensor want = ref.attention(ref.headL2Normalize(q, qs, 1e-12f), ref.headL2Normalize(kh, null, 1e-12f), vh, 1f);
+            same(be.cosineAttention(be.upload(q), k, v, qs, true, 1e-12f, 1f, fused), want, 1e-5, what + " fused cosine");
+            same(be.cosineAttention(be.upload(q), k, v, qs, true, 1e-12f, 1f, CudaBackend.AttentionKernel.SIMPLE), want, 1e-5, what + " unfused cosine");
+            Tensor kn = be.headL2Normalize(k, null, 1e-12f);
+            same(be.cosineAttention(be.upload(q), kn, v, qs, false, 1e-12f, 1f, fused), want, 1e-5, what + " cosine, k already normalised");
+        }
+        assertTrue(fake.launches.contains("flash_attention_f32"));
+        assertTrue(fake.launches.contains("attention_f32"), "the SIMPLE cosine path runs the reference kernel");
+        // head dims above 128 leave the flash kernel for the simple one
+        fake.launches.clear();
+        Tensor q = rand(r, 3, 1, 160), k = rand(r, 5, 1, 160), v = rand(r, 5, 1, 160);
+        same(be.attention(q, k, v, null, 0.1f, fused), ref.attention(q, k, v, 0.1f), 1e-5, "D 160");
+        assertEquals(List.of("attention_f32"), fake.launches.stream().filter(n -> n.contains("attention")).toList());
+    }
+
+    /**
+     * The implicit-GEMM conv's tiling (through its transcription) and the direct kernel against
+     * NaiveBackend: output channels past one 64-tile, pixel counts and K = C·kh·kw off the tile
+     * multiples, 1×1 and 3×3, stride 2 with and without padding, F32 and BF16 weights, no bias.
+     */
+    @Test
+    void convolutionsAgreeWithTheReference() {
+        var ref = new dev.infinityj.backend.NaiveBackend();
+        Random r = new Random(10);
+        int[][] cases = {{5, 13, 17, 70, 3, 1, 1}, {3, 9, 11, 7, 1, 1, 0}, {6, 12, 10, 9, 3, 2, 1}, {4, 8, 9, 66, 3, 2, 0},
+                {17, 5, 5, 3, 3, 1, 1}, {2, 3, 70, 5, 1, 1, 0}};
+        for (int[] k : cases) {
+            int C = k[0], H = k[1], W = k[2], O = k[3], ks = k[4], st = k[5], pad = k[6];
+            String what = "C " + C + " " + H + "x" + W + " O " + O + " k " + ks + " s " + st + " p " + pad;
+            Tensor x = rand(r, C, H, W), w = rand(r, O, C, ks, ks), b = rand(r, O);
+            Tensor xd = be.upload(x);
+            for (CudaBackend.ConvKernel kind : CudaBackend.ConvKernel.values()) {
+                same(be.conv2d(xd, w, b, st, pad, kind), ref.conv2d(x, w, b, st, pad), 1e-5, kind + " " + what);
+                same(be.conv2d(xd, be.upload(w.to(DType.BF16)), null, st, pad, kind), ref.conv2d(x, w.to(DType.BF16), null, st, pad), 1e-5, kind + " bf16 " + what);
+            }
+        }
+        assertTrue(fake.launches.containsAll(List.of("conv2d_igemm_f32", "conv2d_igemm_bf16", "conv2d_f32")), fake.launches.toString());
+        assertThrows(dev.infinityj.ShapeException.class, () -> be.conv2d(be.upload(rand(r, 2, 2, 2)), rand(r, 3, 2, 5, 5), null, 1, 0));
+    }
+
+    @Test
+    void attentionKernelPropertyIsParsedOrRejected() {
+        String old = System.getProperty("infinityj.cuda.attention");
+        try {
+            System.setProperty("infinityj.cuda.attention", "cuBLAS");
+            assertEquals(CudaBackend.AttentionKernel.CUBLAS, CudaBackend.Options.defaults().attention());
+            System.setProperty("infinityj.cuda.attention", "simple");
+            assertEquals(CudaBackend.AttentionKernel.SIMPLE, CudaBackend.AttentionKernel.fromProperty());
+            System.setProperty("infinityj.cuda.attention", "flash2");
+            var e = assertThrows(dev.infinityj.BadInputException.class, CudaBackend.AttentionKernel::fromProperty);
+            assertTrue(e.getMessage().contains("fused, simple or cublas"), e.getMessage());
+            System.clearProperty("infinityj.cuda.attention");
+            assertEquals(CudaBackend.AttentionKernel.FUSED, CudaBackend.Options.defaults().attention());
+        } finally {
+            if (old == null) System.clearProperty("infinityj.cuda.attention"); else System.setProperty("infinityj.cuda.attention", old);
+        }
+        // CUBLAS without cuBLAS (this backend has it disabled) runs the simple kernel
+        Random r = new Random(9);
+        Tensor q = rand(r, 4, 2, 8), k = rand(r, 6, 2, 8), v = rand(r, 6, 2, 8);
+        same(be.attention(q, k, v, null, 0.2f, CudaBackend.AttentionKernel.CUBLAS), new dev.infinityj.backend.NaiveBackend().attention(q, k, v, 0.2f), 1e-5, "cublas → simple");
+        assertEquals(List.of("attention_f32"), fake.launches.stream().filter(n -> n.contains("attention")).toList());
     }
 
     static float[] mix(float[] cond, float[] uncond, double cfg, double tau) throws ReflectiveOperationException {

@@ -147,6 +147,52 @@ class CudaBackendGpuTest {
         assertArrayEquals(x.permute(2, 0, 1).contiguous().toFloatArray(), be.download(be.upload(x).permute(2, 0, 1)).toFloatArray(), "strided download");
     }
 
+    /**
+     * FUSED (flash_attention.cu), SIMPLE (attention.cu) and, with cuBLAS, CUBLAS (materialised scores)
+     * against NaiveBackend and against each other on shapes that cross the flash kernel's tile edges:
+     * Lq ≠ Lk, Lq past one 64-query tile, Lk not a multiple of 16, head dims 8 … 128, Dv ≠ D, KV-cache
+     * slices, packed (strided) q, bias, BF16 inputs and the fused cosine normalisation.
+     */
+    @Test
+    void attentionImplementationsAgree() {
+        Random r = new Random(18);
+        int[][] shapes = {{70, 37, 3, 16, 16}, {5, 130, 2, 8, 24}, {1, 1, 2, 40, 40}, {64, 16, 1, 128, 128},
+                {129, 301, 4, 64, 64}, {65, 1000, 2, 96, 96}, {200, 513, 2, 128, 128}, {3, 50, 1, 64, 8}};
+        List<CudaBackend.AttentionKernel> kinds = new ArrayList<>(List.of(CudaBackend.AttentionKernel.FUSED, CudaBackend.AttentionKernel.SIMPLE));
+        if (be.usesCublas()) kinds.add(CudaBackend.AttentionKernel.CUBLAS);
+        for (int[] sh : shapes) {
+            int lq = sh[0], lk = sh[1], h = sh[2], d = sh[3], dv = sh[4];
+            String what = "Lq " + lq + " Lk " + lk + " H " + h + " D " + d + " Dv " + dv;
+            Tensor q = rand(r, lq, h, d), bias = rand(r, h, lq, lk);
+            Tensor kc = be.upload(rand(r, lk + 9, h, d)), vc = be.upload(rand(r, lk + 9, h, dv));
+            Tensor k = kc.slice(0, 0, lk), v = vc.slice(0, 0, lk);
+            Tensor kh = be.download(k), vh = be.download(v);
+            float sc = (float) (1 / Math.sqrt(d));
+            Tensor want = ref.attention(q, kh, vh, sc), wantB = ref.attentionWithBias(q, kh, vh, bias, 0.5f);
+            Tensor qs = rand(r, h);
+            Tensor wantCos = ref.attention(ref.headL2Normalize(q, qs, 1e-12f), ref.headL2Normalize(kh, null, 1e-12f), vh, 1f);
+            Tensor fused = null;
+            for (CudaBackend.AttentionKernel kind : kinds) {
+                // cuBLAS runs CUBLAS_COMPUTE_32F, which may use TF32 on some builds: looser bound
+                double tol = kind == CudaBackend.AttentionKernel.CUBLAS ? 2e-3 : 1e-4;
+                Tensor got = be.attention(be.upload(q), k, v, null, sc, kind);
+                close(be, got, want, tol, kind + " " + what);
+                if (kind == CudaBackend.AttentionKernel.FUSED) fused = be.download(got);
+                else assertTrue(relErr(be.download(got), fused) <= tol, kind + " vs FUSED " + what);
+                close(be, be.attention(q, k, v, bias, 0.5f, kind), wantB, tol, kind + " bias " + what);
+                close(be, be.cosineAttention(be.upload(q), k, v, qs, true, 1e-12f, 1f, kind), wantCos, tol, kind + " cosine " + what);
+            }
+            Tensor qb = q.to(DType.BF16), kb = kh.to(DType.BF16), vb = vh.to(DType.BF16);
+            close(be, be.attention(be.upload(qb), be.upload(kb), be.upload(vb), null, sc, CudaBackend.AttentionKernel.FUSED),
+                    ref.attention(qb.to(DType.F32), kb.to(DType.F32), vb.to(DType.F32), sc), 1e-4, "bf16 flash " + what);
+        }
+        Tensor packed = rand(r, 77, 3, 4, 128), pd = be.upload(packed);
+        for (CudaBackend.AttentionKernel kind : kinds)
+            close(be, be.attention(pd.permute(1, 0, 2, 3).get(0), pd.permute(1, 0, 2, 3).get(1), pd.permute(1, 0, 2, 3).get(2), null, 0.09f, kind),
+                    ref.attention(packed.permute(1, 0, 2, 3).get(0), packed.permute(1, 0, 2, 3).get(1), packed.permute(1, 0, 2, 3).get(2), 0.09f),
+                    kind == CudaBackend.AttentionKernel.CUBLAS ? 2e-3 : 1e-4, kind + " packed qkv");
+    }
+
     @Test
     void mapsConvAndAccumulation() {
         Random r = new Random(14);
@@ -164,6 +210,30 @@ class CudaBackendGpuTest {
         Tensor w = rand(r, 7, 5, 3, 3), b = rand(r, 7);
         close(be, be.conv2d(md, w, b, 1, 1), ref.conv2d(m, w, b, 1, 1), 1e-4, "conv2d 3x3");
         close(be, be.conv2d(md, w.to(DType.BF16), null, 2, 0), ref.conv2d(m, w.to(DType.BF16), null, 2, 0), 1e-4, "conv2d stride 2");
+    }
+
+    /**
+     * The implicit-GEMM conv and the direct conv against NaiveBackend and each other: VAE-like layers
+     * (3×3 pad 1 with 128/256 channels, a 1×1 shortcut), tile edges (70 output channels, odd pixel
+     * counts, K off multiples of 16), stride 2, BF16 weights.
+     */
+    @Test
+    void convolutionImplementationsAgree() {
+        Random r = new Random(19);
+        int[][] cases = {{128, 33, 47, 128, 3, 1, 1}, {256, 20, 19, 128, 1, 1, 0}, {5, 13, 17, 70, 3, 1, 1},
+                {6, 12, 10, 9, 3, 2, 1}, {4, 8, 9, 66, 3, 2, 0}, {32, 64, 64, 3, 3, 1, 1}};
+        for (int[] k : cases) {
+            int C = k[0], H = k[1], W = k[2], O = k[3], ks = k[4], st = k[5], pad = k[6];
+            String what = "C " + C + " " + H + "x" + W + " O " + O + " k " + ks + " s " + st + " p " + pad;
+            Tensor x = rand(r, C, H, W), w = rand(r, O, C, ks, ks), b = rand(r, O);
+            Tensor xd = be.upload(x);
+            Tensor want = ref.conv2d(x, w, b, st, pad), wantB = ref.conv2d(x, w.to(DType.BF16), null, st, pad);
+            Tensor direct = be.download(be.conv2d(xd, w, b, st, pad, CudaBackend.ConvKernel.DIRECT));
+            Tensor gemm = be.conv2d(xd, w, b, st, pad, CudaBackend.ConvKernel.IMPLICIT_GEMM);
+            close(be, gemm, want, 1e-4, "implicit GEMM " + what);
+            assertTrue(relErr(direct, want) <= 1e-4, "direct " + what);
+            close(be, be.conv2d(xd, be.upload(w.to(DType.BF16)), null, st, pad, CudaBackend.ConvKernel.IMPLICIT_GEMM), wantB, 1e-4, "implicit GEMM bf16 " + what);
+        }
     }
 
     @Test

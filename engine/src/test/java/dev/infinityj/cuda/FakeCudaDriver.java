@@ -394,9 +394,162 @@ final class FakeCudaDriver {
                         for (int p = 0; p < Dv; p++) wf(v[4], ((long) i * H + h) * Dv + p, acc[p] / sum);
                     }
             }
+            case "flash_attention_f32", "flash_attention_bf16" -> flashAttention(k.endsWith("bf16"), v);
+            case "conv2d_igemm_f32", "conv2d_igemm_bf16" -> convImplicitGemm(k, v);
             default -> { return false; }
         }
         return true;
+    }
+
+    /**
+     * conv.cu transcribed tile by tile: the 64×64 output tiles, K in steps of 16, the element → (k, m) and
+     * (k, n) assignment of the shared-memory loads with the im2col gather, and the thread's 4×4 outputs
+     * at rows ty + 16i and columns tx + 16j.
+     */
+    private void convImplicitGemm(String k, Object[] v) {
+        final int BM = Kernels.CONV_TILE, BN = Kernels.CONV_TILE, BK = 16, T = Kernels.CONV_THREADS;
+        int C = I(v[4]), H = I(v[5]), W = I(v[6]), O = I(v[7]), kh = I(v[8]), kw = I(v[9]), st = I(v[10]), pad = I(v[11]), Ho = I(v[12]), Wo = I(v[13]);
+        long P = (long) Ho * Wo;
+        int khw = kh * kw, K = C * khw;
+        if (grid[0] != (P + BN - 1) / BN || grid[1] != (O + BM - 1) / BM) throw new IllegalStateException("conv2d_igemm grid " + java.util.Arrays.toString(grid));
+        for (int by = 0; by < grid[1]; by++)
+            for (int bx = 0; bx < grid[0]; bx++) {
+                int o0 = by * BM;
+                long p0 = (long) bx * BN;
+                float[][][] acc = new float[T][4][4];
+                float[][] as = new float[BK][BM], bs = new float[BK][BN];
+                for (int k0 = 0; k0 < K; k0 += BK) {
+                    for (int t = 0; t < T; t++)
+                        for (int u = 0; u < BM * BK / T; u++) {
+                            int e = t + u * T, kk = e % BK, m = e / BK, o = o0 + m, kx = k0 + kk;
+                            as[kk][m] = o < O && kx < K ? weight(k, v[1], (long) o * K + kx) : 0f;
+                        }
+                    for (int t = 0; t < T; t++)
+                        for (int u = 0; u < BN * BK / T; u++) {
+                            int e = t + u * T, n = e % BN, kk = e / BN, kx = k0 + kk;
+                            long p = p0 + n;
+                            float val = 0f;
+                            if (kx < K && p < P) {
+                                int c = kx / khw, r = kx - c * khw, dy = r / kw, dx = r - dy * kw;
+                                int oy = (int) (p / Wo), ox = (int) (p - (long) oy * Wo);
+                                int iy = oy * st - pad + dy, ix = ox * st - pad + dx;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W) val = rf(v[0], ((long) c * H + iy) * W + ix);
+                            }
+                            bs[kk][n] = val;
+                        }
+                    for (int t = 0; t < T; t++) {
+                        int tx = t & 15, ty = t >> 4;
+                        for (int kk = 0; kk < BK; kk++)
+                            for (int i = 0; i < 4; i++)
+                                for (int j = 0; j < 4; j++) acc[t][i][j] += as[kk][ty + 16 * i] * bs[kk][tx + 16 * j];
+                    }
+                }
+                for (int t = 0; t < T; t++) {
+                    int tx = t & 15, ty = t >> 4;
+                    for (int i = 0; i < 4; i++) {
+                        int o = o0 + ty + 16 * i;
+                        if (o >= O) continue;
+                        for (int j = 0; j < 4; j++) {
+                            long p = p0 + tx + 16 * j;
+                            if (p < P) wf(v[3], (long) o * P + p, acc[t][i][j] + (nul(v[2]) ? 0f : rf(v[2], o)));
+                        }
+                    }
+                }
+            }
+    }
+
+    /** An activation element: F32, or BF16 widened as fa_ld does. */
+    private float act16(boolean bf16, Object p, long i) {
+        return bf16 ? DType.bf16ToF32(dev((Long) p + i * 2, 2).get(ValueLayout.JAVA_SHORT, 0)) : rf(p, i);
+    }
+
+    /**
+     * flash_attention.cu transcribed block by block and thread by thread (tile sizes, the quad layout of
+     * rows and columns, the masked tail tile, the probability hand-over between the four lanes of a row,
+     * the fused cosine factors), so a wrong index in that structure shows up against NaiveBackend here.
+     */
+    private void flashAttention(boolean bf16, Object[] v) {
+        final int BQ = Kernels.FLASH_BLOCK_Q, BK = 16, T = Kernels.FLASH_THREADS, MAXD = Kernels.FLASH_MAX_HEAD_DIM;
+        int Lq = I(v[6]), Lk = I(v[7]), H = I(v[8]), D = I(v[9]), Dv = I(v[10]);
+        long qsL = L(v[11]), qsH = L(v[12]), ksL = L(v[13]), ksH = L(v[14]), vsL = L(v[15]), vsH = L(v[16]);
+        float scale = F(v[17]), eps = F(v[19]);
+        int flags = I(v[18]);
+        if (D > MAXD || Dv > MAXD) throw new IllegalStateException("flash_attention launched with D=" + D + ", Dv=" + Dv);
+        if (grid[0] != (Lq + BQ - 1) / BQ || grid[1] != H) throw new IllegalStateException("flash_attention grid " + java.util.Arrays.toString(grid));
+        for (int bx = 0; bx < grid[0]; bx++)
+            for (int h = 0; h < H; h++) {
+                int i0 = bx * BQ;
+                float[][] qs = new float[BQ][D], kvs = new float[BK][Math.max(D, Dv)];
+                for (int rr = 0; rr < BQ; rr++) for (int d = 0; d < D; d++)
+                    qs[rr][d] = i0 + rr < Lq ? act16(bf16, v[0], (i0 + rr) * qsL + h * qsH + d) : 0f;
+                float[] qf = new float[T], m = new float[T], l = new float[T];
+                float[][] acc = new float[T][MAXD / 4], s = new float[T][BK / 4];
+                for (int t = 0; t < T; t++) {
+                    int r = t >> 2;
+                    qf[t] = scale;
+                    if ((flags & 1) != 0) {
+                        float ss = 0;
+                        for (int d = 0; d < D; d++) ss += qs[r][d] * qs[r][d]; // the quad sum, in another order
+                        qf[t] = scale * (1f / Math.max((float) Math.sqrt(ss), eps)) * (nul(v[4]) ? 1f : rf(v[4], h));
+                    }
+                    m[t] = Float.NEGATIVE_INFINITY;
+                }
+                float[] kinv = new float[BK];
+                for (int j0 = 0; j0 < Lk; j0 += BK) {
+                    for (int c = 0; c < BK; c++) for (int d = 0; d < D; d++)
+                        kvs[c][d] = j0 + c < Lk ? act16(bf16, v[1], (j0 + c) * ksL + h * ksH + d) : 0f;
+                    if ((flags & 2) != 0)
+                        for (int c = 0; c < BK; c++) {
+                            float ss = 0;
+                            for (int d = 0; d < D; d++) ss += kvs[c][d] * kvs[c][d];
+                            kinv[c] = 1f / Math.max((float) Math.sqrt(ss), eps);
+                        }
+                    float[] tmax = new float[T];
+                    for (int t = 0; t < T; t++) {
+                        int r = t >> 2, g = t & 3, i = i0 + r;
+                        tmax[t] = Float.NEGATIVE_INFINITY;
+                        for (int c = 0; c < BK / 4; c++) {
+                            float dot = 0;
+                            for (int d = 0; d < D; d++) dot += qs[r][d] * kvs[g + 4 * c][d];
+                            int j = j0 + g + 4 * c;
+                            float x = dot * qf[t];
+                            if ((flags & 2) != 0) x *= kinv[g + 4 * c];
+                            if (!nul(v[3]) && i < Lq && j < Lk) x += rf(v[3], ((long) h * Lq + i) * Lk + j);
+                            s[t][c] = j < Lk ? x : Float.NEGATIVE_INFINITY;
+                            tmax[t] = Math.max(tmax[t], s[t][c]);
+                        }
+                    }
+                    for (int t = 0; t < T; t++) {
+                        int q0 = t & ~3;
+                        float rowMax = Math.max(Math.max(tmax[q0], tmax[q0 + 1]), Math.max(tmax[q0 + 2], tmax[q0 + 3]));
+                        float mNew = Math.max(m[t], rowMax);
+                        float corr = mNew == Float.NEGATIVE_INFINITY ? 1f : (float) Math.exp(m[t] - mNew);
+                        for (int c = 0; c < BK / 4; c++) s[t][c] = mNew == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(s[t][c] - mNew);
+                        m[t] = mNew;
+                        l[t] *= corr;
+                        for (int j = 0; j < MAXD / 4; j++) acc[t][j] *= corr;
+                    }
+                    for (int t = 0; t < T; t++) {
+                        int q0 = t & ~3;
+                        for (int u = 0; u < 4; u++) for (int c = 0; c < BK / 4; c++) l[t] += s[q0 + u][c];
+                    }
+                    for (int c = 0; c < BK; c++) for (int d = 0; d < Dv; d++)
+                        kvs[c][d] = j0 + c < Lk ? act16(bf16, v[2], (j0 + c) * vsL + h * vsH + d) : 0f;
+                    for (int t = 0; t < T; t++) {
+                        int g = t & 3, q0 = t & ~3;
+                        for (int kk = 0; kk < BK; kk++) {
+                            float p = s[q0 + (kk & 3)][kk >> 2];
+                            for (int j = 0; j < MAXD / 4; j++) if (g + 4 * j < Dv) acc[t][j] += p * kvs[kk][g + 4 * j];
+                        }
+                    }
+                }
+                for (int t = 0; t < T; t++) {
+                    int r = t >> 2, g = t & 3, i = i0 + r;
+                    if (i >= Lq) continue;
+                    for (int j = 0; j < MAXD / 4; j++)
+                        if (g + 4 * j < Dv) wf(v[5], ((long) i * H + h) * Dv + g + 4 * j, acc[t][j] / l[t]);
+                }
+            }
     }
 
     /** Java transcriptions of some kernels (same arithmetic as the .cu sources). */

@@ -49,6 +49,28 @@ class KernelSignatureTest {
         return out;
     }
 
+    /** The tile constants the backend computes grids from, against the #defines of flash_attention.cu and conv.cu. */
+    @Test
+    void tileConstantsMatchTheSources() throws IOException {
+        java.nio.file.Path cu = java.nio.file.Path.of(System.getProperty("user.dir")).resolveSibling("cuda-kernels")
+                .resolve("src/main/cuda/flash_attention.cu");
+        assumeTrue(java.nio.file.Files.exists(cu), "source tree not beside the engine module: " + cu);
+        String src = java.nio.file.Files.readString(cu);
+        assertEquals(Kernels.FLASH_BLOCK_Q, define(src, "FA_BQ"));
+        assertEquals(Kernels.FLASH_THREADS, define(src, "FA_THREADS"));
+        assertEquals(Kernels.FLASH_MAX_HEAD_DIM, define(src, "FA_MAXD"));
+        String conv = java.nio.file.Files.readString(cu.resolveSibling("conv.cu"));
+        assertEquals(Kernels.CONV_TILE, define(conv, "CG_BM"));
+        assertEquals(Kernels.CONV_TILE, define(conv, "CG_BN"));
+        assertEquals(Kernels.CONV_THREADS, define(conv, "CG_THREADS"));
+    }
+
+    static int define(String src, String name) {
+        Matcher m = Pattern.compile("#define\\s+" + name + "\\s+(\\d+)").matcher(src);
+        assertTrue(m.find(), name + " not #defined");
+        return Integer.parseInt(m.group(1));
+    }
+
     @Test
     void everyLaunchSignatureMatchesThePtx() throws IOException {
         assumeTrue(CudaContext.kernelsMissingReason() == null, "CUDA kernels not in this build: " + CudaContext.kernelsMissingReason());

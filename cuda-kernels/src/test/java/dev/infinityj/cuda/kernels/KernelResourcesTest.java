@@ -52,7 +52,7 @@ class KernelResourcesTest {
     }
 
     static TreeSet<String> kernelsIn(String cu) {
-        Matcher m = Pattern.compile("IJ_KERNEL\\s+void\\s+(\\w+)\\s*\\(").matcher(cu);
+        Matcher m = Pattern.compile("IJ_KERNEL\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\s*\\(").matcher(cu);
         TreeSet<String> out = new TreeSet<>();
         while (m.find()) out.add(m.group(1));
         return out;
@@ -93,6 +93,41 @@ class KernelResourcesTest {
         assertEquals(modules, resourceText("kernels.list").lines().sorted().toList());
     }
 
+    /** kernel@arch → {registers, spill stores, spill loads, static shared memory bytes} from NAME.ptxas.txt. */
+    static java.util.Map<String, long[]> ptxasUsage(String log) {
+        java.util.Map<String, long[]> out = new java.util.TreeMap<>();
+        Matcher m = Pattern.compile("Compiling entry function '(\\w+)' for '(sm_\\d+)'.*?(\\d+) bytes spill stores, (\\d+) bytes spill loads.*?"
+                + "Used (\\d+) registers(?:, used \\d+ barriers)?(?:, (\\d+) bytes smem)?", Pattern.DOTALL).matcher(log);
+        while (m.find())
+            out.put(m.group(1) + "@" + m.group(2), new long[] {Long.parseLong(m.group(5)), Long.parseLong(m.group(3)),
+                    Long.parseLong(m.group(4)), m.group(6) == null ? 0 : Long.parseLong(m.group(6))});
+        return out;
+    }
+
+    /**
+     * ptxas -v of the fatbin build, per kernel and architecture: no register spills, and static shared
+     * memory within the 48 KB a launch gets without opting in (the backend never opts in). Overuse
+     * would otherwise show only as a failed or slow launch on a GPU.
+     */
+    @Test
+    void ptxasReportsNoSpillsAndSharedMemoryWithin48K() throws IOException {
+        assumeFalse(buildInfo == null || buildInfo.startsWith("skipped"), "CUDA kernels were skipped in this build (no nvcc)");
+        for (Path cu : sources()) {
+            String name = cu.getFileName().toString().replace(".cu", "");
+            String log = resourceText(name + ".ptxas.txt");
+            assertNotNull(log, name + ".ptxas.txt missing");
+            var usage = ptxasUsage(log);
+            for (String k : kernelsIn(Files.readString(cu)))
+                for (String arch : List.of("sm_80", "sm_86", "sm_89", "sm_90")) {
+                    long[] u = usage.get(k + "@" + arch);
+                    assertNotNull(u, k + " for " + arch + " not in " + name + ".ptxas.txt");
+                    assertEquals(0, u[1] + u[2], k + "@" + arch + " spills registers: " + u[1] + " B stored, " + u[2] + " B loaded");
+                    assertTrue(u[3] <= 48 * 1024, k + "@" + arch + " uses " + u[3] + " B of static shared memory");
+                    assertTrue(u[0] <= 255, k + "@" + arch + " registers " + u[0]);
+                }
+        }
+    }
+
     @Test
     void theKernelsTheBackendNeedsExist() throws IOException {
         assumeFalse(buildInfo == null || buildInfo.startsWith("skipped"), "CUDA kernels were skipped in this build (no nvcc)");
@@ -100,7 +135,8 @@ class KernelResourcesTest {
         for (Path cu : sources()) all += Files.readString(cu);
         TreeSet<String> k = kernelsIn(all);
         for (String need : List.of("layer_norm_f32", "rms_norm_f32", "bias_act_f32", "rope_interleaved_f32", "bit_sample",
-                "bits_to_codes", "bilinear_f32", "gemm_xwT_bf16", "attention_f32", "strided_copy_32"))
+                "bits_to_codes", "bilinear_f32", "gemm_xwT_bf16", "attention_f32", "strided_copy_32", "flash_attention_f32",
+                "flash_attention_bf16"))
             assertTrue(k.contains(need), need);
     }
 }
