@@ -155,17 +155,19 @@ public final class Gemm {
                 float[] aa = sc.a(mPanels * kc * MR);
                 for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
                 float[] bb = sc.b(kc * NR);
+                boolean direct = MR == GemmKernel8x16.MR && b.dtype() == DType.BF16;   // B read by the kernel itself
                 for (int j = n0; j < n1; j += NR) {
-                    b.packPanel(pc, kc, j, NR, bb, 0);
+                    long bo = b.panelOffset(pc, kc, j);
+                    if (!direct) b.packPanel(pc, kc, j, NR, bb, 0);
                     for (int r = 0; r < mPanels; r++) {
                         int mr = Math.min(MR, mc - r * MR);
                         long co = cOff + 4 * ((long) (ic + r * MR) * ldc + j);
-                        if (mr == MR) {
-                            kernel(kc, aa, r * kc * MR, bb, 0, sc, c, co, ldcB, add);
-                        } else {
-                            kernel(kc, aa, r * kc * MR, bb, 0, sc, sc.tile, 0, NR * 4, false);
-                            edge(sc.tile, mr, NR, c, co, ldcB, add);
-                        }
+                        MemorySegment cs = mr == MR ? c : sc.tile;
+                        long cso = mr == MR ? co : 0, ld = mr == MR ? ldcB : NR * 4;
+                        boolean addHere = mr == MR && add;
+                        if (direct) GemmKernel8x16.runBf16(kc, aa, r * kc * MR, b.seg(), bo, sc.acc, cs, cso, ld, addHere);
+                        else kernel(kc, aa, r * kc * MR, bb, 0, sc, cs, cso, ld, addHere);
+                        if (mr != MR) edge(sc.tile, mr, NR, c, co, ldcB, add);
                     }
                     if (last && (biasN != null || biasM != null))
                         addBias(c, cOff + 4 * ((long) ic * ldc + j), ldcB, mc, NR, biasN, j, biasM, ic);

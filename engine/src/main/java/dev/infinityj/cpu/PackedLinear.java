@@ -4,19 +4,34 @@ import dev.infinityj.ShapeException;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 
 import static dev.infinityj.tensor.Tensor.F32_LE;
 import static dev.infinityj.tensor.Tensor.I16_LE;
 import static dev.infinityj.tensor.Tensor.I64_LE;
 
 /**
- * A {@code Linear.weight} [N, K] repacked once into the GEMM's B-panel order: a tensor
- * [N/16, K, 16] in the weight's own dtype, panel q holding rows 16q…16q+15 of the weight
- * transposed, so element (p, j) of panel q is W[16q + j, p]. Packing a B block for {@link Gemm}
- * is then a contiguous widening ({@link PackedB}) instead of a 16-row transposition on every call
- * — that transposition was half the micro-kernel's time at the 2B transformer's middle scales
- * (M = 72…128 rows), and the [N, K] streaming path for small M spent a third of its time widening.
+ * A {@code Linear.weight} [N, K] repacked once into the GEMM's B-panel order, in the weight's own
+ * dtype. Layout: K blocks of {@link Gemm#KC} in order; inside block b (kc = min(KC, K − b·KC)
+ * columns), the N/16 panels in order; inside panel q, for p < kc, the 16 values
+ * W[16q + j, b·KC + p], j < 16, at slot {@link #slot}(j): j itself for F32/F16; for BF16 the two
+ * halves interleaved (c0, c8, c1, c9, …, c7, c15), so that one 32-byte load of eight int32 lanes
+ * widens to columns 0–7 by a 16-bit left shift and to columns 8–15 by masking the low halves —
+ * two ALU ops for sixteen values. So element (n, k) is at
+ * {@code (k − k % KC)·N + (n / 16)·kc·16 + (k % KC)·16 + slot(n % 16)}. Stored as a tensor
+ * [N/16, K, 16] (its shape carries N and K; the element order is this one, read only through this
+ * class).
+ *
+ * <p>Why: packing a B block for {@link Gemm} becomes a contiguous widening ({@link PackedB})
+ * instead of a 16-row transposition on every call (that transposition was half the
+ * micro-kernel's time at the 2B transformer's middle scales, M = 72…128), and one K block of all
+ * panels is one contiguous stream, which the hardware prefetcher follows (with panel-major order
+ * a T5 forward at M = 32 spent 30 % of its time waiting in the widening).
  *
  * <p>Same bytes as the original; values unchanged (a permutation), so GEMM results are bit for bit
  * those of the unpacked weight through the same blocked path.
@@ -25,6 +40,11 @@ public final class PackedLinear {
     private PackedLinear() {}
 
     public static final int PANEL = Gemm.NR;
+
+    /** Position of column j (< 16) inside a packed group of 16 values of dtype t. */
+    public static int slot(DType t, int j) {
+        return t == DType.BF16 ? (j < 8 ? 2 * j : 2 * (j - 8) + 1) : j;
+    }
 
     /** Whether {@code w} can be packed: rank 2, F32/BF16/F16, N a multiple of 16. */
     public static boolean packable(Tensor w) {
@@ -48,11 +68,35 @@ public final class PackedLinear {
         MemorySegment src = w.storage(), dst = out.storage();
         long srcBase = w.byteOffset(), dstBase = out.byteOffset(), es = t.byteSize();
         int tasks = Math.min(panels, pool.threads() * 8);
+        long n = w.dim(0);
         pool.parallelFor(tasks, task -> {
             int q0 = (int) ((long) panels * task / tasks), q1 = (int) ((long) panels * (task + 1) / tasks);
             for (int q = q0; q < q1; q++)
-                panel(src, srcBase + (long) q * PANEL * st[0] * es, st[0] * es, st[1], k, t, dst, dstBase + (long) q * k * PANEL * es);
+                for (long b = 0; b < k; b += Gemm.KC) {
+                    long kc = Math.min(Gemm.KC, k - b);
+                    panel(src, srcBase + ((long) q * PANEL * st[0] + b * st[1]) * es, st[0] * es, st[1], kc, t,
+                            dst, dstBase + (b * n + (long) q * kc * PANEL) * es);
+                }
         });
+        return out;
+    }
+
+    /** The plain [N, K] weight (contiguous, same dtype) of a packed one: the inverse of {@link #pack}. */
+    public static Tensor unpack(Tensor packed) {
+        if (!isPacked(packed)) throw new ShapeException("not a packed Linear weight: " + packed.describe());
+        long n = outFeatures(packed), k = inFeatures(packed);
+        DType t = packed.dtype();
+        int es = t.byteSize();
+        Tensor out = Tensor.allocateUninitialized(t, n, k);
+        MemorySegment src = packed.storage(), dst = out.storage();
+        long s0 = packed.byteOffset(), d0 = out.byteOffset();
+        for (long b = 0; b < k; b += Gemm.KC) {
+            long kc = Math.min(Gemm.KC, k - b);
+            for (long r = 0; r < n; r++)
+                for (long p = 0; p < kc; p++)
+                    MemorySegment.copy(src, s0 + (b * n + (r / PANEL) * kc * PANEL + p * PANEL + slot(t, (int) (r % PANEL))) * es,
+                            dst, d0 + (r * k + b + p) * es, es);
+        }
         return out;
     }
 
@@ -66,7 +110,7 @@ public final class PackedLinear {
         }
         long k4 = cs == 1 ? k & ~3L : 0;
         for (int j = 0; j < PANEL; j++) {
-            long row = src0 + j * ld, o = dst0 + 2L * j;
+            long row = src0 + j * ld, o = dst0 + 2L * slot(t, j);
             long p = 0;
             for (; p < k4; p += 4) {            // four 16-bit values per 64-bit load
                 long v = src.get(I64_LE, row + 2 * p);
@@ -79,10 +123,22 @@ public final class PackedLinear {
         }
     }
 
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** kc groups of 16 interleaved bf16 (see the class comment) → dst[off + 16p + j], exact. */
+    private static void interleavedBf16(MemorySegment s, long src, int kc, float[] dst, int off) {
+        for (int p = 0; p < kc; p++, src += 32, off += 16) {
+            IntVector v = IntVector.fromMemorySegment(I8, s, src, LE);
+            v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off);
+            v.and(0xffff0000).reinterpretAsFloats().intoArray(dst, off + 8);
+        }
+    }
+
     /** The B operand view of a packed weight (K×N). */
     public static PackedB view(Tensor packed) {
         if (!isPacked(packed)) throw new ShapeException("not a packed Linear weight: " + packed.describe());
-        return new PackedB(packed.storage(), packed.byteOffset(), packed.dtype(), packed.dim(1));
+        return new PackedB(packed.storage(), packed.byteOffset(), packed.dtype(), outFeatures(packed), packed.dim(1));
     }
 
     /** N of the original weight. */
@@ -93,16 +149,23 @@ public final class PackedLinear {
 
     /**
      * The K×N B operand over packed panels: a panel's K block is {@code kc·16} contiguous values,
-     * widened straight into the kernel's float panel.
+     * widened straight into the kernel's float panel. Asked for whole K blocks (p0 a multiple of
+     * KC) and whole panels, as {@link Gemm} does.
      */
-    public record PackedB(MemorySegment seg, long base, DType dtype, long k) implements GemmB {
+    public record PackedB(MemorySegment seg, long base, DType dtype, long n, long k) implements GemmB {
+        /** Byte offset of K block p0 (a multiple of KC, kc columns) of the panel holding column j0. */
+        long panelOffset(int p0, int kc, int j0) {
+            return base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * dtype.byteSize();
+        }
+
         @Override
         public void packPanel(int p0, int kc, int j0, int nr, float[] dst, int dstOff) {
             if (j0 % PANEL != 0 || nr != PANEL) throw new IllegalStateException("packed panels are read whole: j0 " + j0 + ", nr " + nr);
-            long es = dtype.byteSize(), src = base + ((j0 / PANEL) * k + p0) * PANEL * es;
+            if (p0 % Gemm.KC != 0 || (kc != Gemm.KC && p0 + kc != k)) throw new IllegalStateException("packed K blocks are read whole: p0 " + p0 + ", kc " + kc);
+            long es = dtype.byteSize(), src = base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * es;
             switch (dtype) {
                 case F32 -> GemmPack.rowsF32(seg, src, 4L * PANEL, kc, dst, dstOff);
-                case BF16 -> GemmPack.rowsBf16(seg, src, 2L * PANEL, kc, dst, dstOff);
+                case BF16 -> interleavedBf16(seg, src, kc, dst, dstOff);
                 default -> GemmPack.rowsF16(seg, src, 2L * PANEL, kc, dst, dstOff);
             }
         }

@@ -17,6 +17,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * FMA order, so the choice by register count cannot change results between machines).
  */
 class GemmKernelTest {
+    /** The BF16 kernel reading interleaved packed panels (PackedLinear) equals the float kernel bit for bit. */
+    @Test
+    void bf16PanelKernelEqualsFloatKernel() {
+        Random r = new Random(9);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int kc : new int[] {1, 5, 256}) {
+                float[] a = new float[8 * kc], b = new float[16 * kc];
+                MemorySegment packed = arena.allocate(32L * kc + 32, 32);
+                for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+                for (int p = 0; p < kc; p++)
+                    for (int j = 0; j < 16; j++) {
+                        short h = dev.infinityj.tensor.DType.f32ToBf16((float) r.nextGaussian());
+                        b[16 * p + j] = dev.infinityj.tensor.DType.bf16ToF32(h);
+                        packed.set(dev.infinityj.tensor.Tensor.I16_LE, 32 + 32L * p + 2L * PackedLinear.slot(dev.infinityj.tensor.DType.BF16, j), h);
+                    }
+                for (boolean add : new boolean[] {false, true}) {
+                    MemorySegment c1 = arena.allocate(8 * 64L, 64), c2 = arena.allocate(8 * 64L, 64);
+                    for (int i = 0; i < 128; i++) { float v = (float) r.nextGaussian(); c1.setAtIndex(F32_LE, i, v); c2.setAtIndex(F32_LE, i, v); }
+                    GemmKernel8x16.run(kc, a, 0, b, 0, new float[128], c1, 0, 64, add);
+                    GemmKernel8x16.runBf16(kc, a, 0, packed, 32, new float[128], c2, 0, 64, add);
+                    for (int i = 0; i < 128; i++)
+                        assertEquals(Float.floatToRawIntBits(c1.getAtIndex(F32_LE, i)), Float.floatToRawIntBits(c2.getAtIndex(F32_LE, i)),
+                                "kc=" + kc + " add=" + add + " element " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void bothKernelsMatchFloat64AndEachOther() {
         Random r = new Random(7);
