@@ -22,8 +22,8 @@ import java.util.concurrent.Callable;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         customSynopsis = {
-                "infinityj convert [--transformer FILE] [--vae FILE] [--t5 DIR [--t5-tokenizer FILE]] --out MODEL_DIR [--dtype bf16|f32] [--no-pairing-check] [--quiet]",
-                "infinityj convert INPUT --out FILE.safetensors [--dtype bf16|f32|keep] [--key PATH]"},
+                "infinityj convert [--transformer FILE] [--vae FILE] [--t5 DIR [--t5-tokenizer FILE]] --out MODEL_DIR [--dtype bf16|f32] [--layout packed|plain] [--no-pairing-check] [--quiet]",
+                "infinityj convert INPUT --out FILE.safetensors [--dtype bf16|f32|keep] [--layout packed|plain] [--key PATH]"},
         description = {
                 "Model directory form: converts the published files (infinity_2b_reg.pth, infinity_vae_d32reg.pth, a "
                         + "google/flan-t5-xl folder) into MODEL_DIR, the folder --model reads: transformer.safetensors, "
@@ -35,8 +35,12 @@ import java.util.concurrent.Callable;
                 "Single-file form: converts one checkpoint (.pth/.pt/.bin PyTorch archive, .safetensors, or a sharded "
                         + "safetensors folder or index) into one .safetensors file in infinityj's native layout (docs/weights.md): "
                         + "the checkpoint's key names with wrapper prefixes (module., _orig_mod.) stripped, floating tensors cast "
-                        + "to --dtype, integer buffers kept, nothing transposed or fused, written under a temporary name and "
+                        + "to --dtype, integer buffers kept, nothing fused, written under a temporary name and "
                         + "renamed only when complete.",
+                "Layout: by default (--layout packed) an Infinity transformer's Linear weights with rows a multiple of 16 "
+                        + "are stored pre-packed in the CPU GEMM's 16-row panel order under their usual keys, declared in the "
+                        + "file's metadata (infinityj.layout = linear-panel16-v1, infinityj.packed_keys), so loading them is "
+                        + "zero-copy; --layout plain keeps every tensor in its PyTorch shape. The VAE and T5 are always plain.",
                 ""})
 public final class ConvertCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -74,6 +78,10 @@ public final class ConvertCommand implements Callable<Integer> {
             description = "Precision of floating tensors: bf16 (default, round-to-nearest-even), f32, or keep (single-file form only).")
     String dtype;
 
+    @Option(names = "--layout", paramLabel = "packed|plain", defaultValue = "packed",
+            description = "How the transformer's Linear weights are stored: packed (default, zero-copy load on the CPU) or plain (PyTorch [out, in]).")
+    String layout;
+
     @Option(names = "--key", paramLabel = "PATH",
             description = "Single-file form: key path of the state dict inside a PyTorch archive (e.g. vae, model/ema); default: automatic.")
     String key;
@@ -86,15 +94,21 @@ public final class ConvertCommand implements Callable<Integer> {
         } catch (dev.infinityj.BadInputException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "invalid value for option '--dtype': '" + dtype + "' (expected bf16, f32 or keep)");
         }
+        Converter.Layout lay;
+        try {
+            lay = Converter.Layout.parse(layout);
+        } catch (dev.infinityj.BadInputException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "invalid value for option '--layout': '" + layout + "' (expected packed or plain)");
+        }
         boolean dirForm = transformer != null || vae != null || t5 != null;
         if (dirForm && input != null)
             throw new CommandLine.ParameterException(spec.commandLine(), "give either INPUT (one file) or --transformer/--vae/--t5 (a model directory), not both");
         if (!dirForm && input == null)
             throw new CommandLine.ParameterException(spec.commandLine(), "nothing to convert: give --transformer, --vae and/or --t5 with --out MODEL_DIR, or INPUT --out FILE");
-        return dirForm ? modelDirectory(precision) : singleFile(precision);
+        return dirForm ? modelDirectory(precision, lay) : singleFile(precision, lay);
     }
 
-    private int modelDirectory(Converter.Precision precision) {
+    private int modelDirectory(Converter.Precision precision, Converter.Layout lay) {
         if (precision == Converter.Precision.KEEP)
             throw new CommandLine.ParameterException(spec.commandLine(), "invalid value for option '--dtype': 'keep' applies only to the single-file form (expected bf16 or f32)");
         if (key != null)
@@ -108,9 +122,9 @@ public final class ConvertCommand implements Callable<Integer> {
             err.flush();
         };
         ModelConverter.Result r = ModelConverter.convert(new ModelConverter.Request(transformer, vae, t5, t5Tokenizer, out,
-                precision, !noPairingCheck), progress);
+                precision, !noPairingCheck, lay), progress);
         var o = spec.commandLine().getOut();
-        o.printf("wrote model directory %s (%s): %s%n", r.dir(), precision.label(),
+        o.printf("wrote model directory %s (%s, %s layout): %s%n", r.dir(), precision.label(), lay.label(),
                 String.join(", ", r.files().stream().map(ModelDirectory.FileEntry::file).toList()));
         String why = r.pairing().mismatch();
         if (why != null && !quiet) err.println("infinityj: warning: " + why + " (converted because of --no-pairing-check)");
@@ -118,11 +132,12 @@ public final class ConvertCommand implements Callable<Integer> {
         return 0;
     }
 
-    private int singleFile(Converter.Precision precision) {
-        Converter.Result r = Converter.convert(input, key, out, precision);
+    private int singleFile(Converter.Precision precision, Converter.Layout lay) {
+        Converter.Result r = Converter.convert(input, key, out, precision, lay);
         var o = spec.commandLine().getOut();
-        o.printf("wrote %s: %d tensors, %s data bytes, dtype %s, model kind %s%n", r.output(), r.tensors(),
-                InspectCommand.groupDigits(r.dataBytes()), precision.label(), r.kind().label());
+        o.printf("wrote %s: %d tensors, %s data bytes, dtype %s, model kind %s, layout %s%n", r.output(), r.tensors(),
+                InspectCommand.groupDigits(r.dataBytes()), precision.label(), r.kind().label(),
+                r.packed() > 0 ? dev.infinityj.io.PackedLayout.PANEL16_V1 + " (" + r.packed() + " Linear weights packed)" : dev.infinityj.io.PackedLayout.PLAIN);
         if (!r.skipped().isEmpty())
             spec.commandLine().getErr().println("infinityj: note: skipped " + r.skipped().size() + " non-tensor entr"
                     + (r.skipped().size() == 1 ? "y" : "ies") + ": " + String.join(", ", r.skipped()));

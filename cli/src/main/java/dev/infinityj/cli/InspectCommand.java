@@ -3,6 +3,7 @@ package dev.infinityj.cli;
 import dev.infinityj.io.Checkpoints;
 import dev.infinityj.io.Converter;
 import dev.infinityj.io.ModelKind;
+import dev.infinityj.io.PackedLayout;
 import dev.infinityj.io.SafetensorsFile;
 import dev.infinityj.io.ShardedSafetensors;
 import dev.infinityj.io.WeightNames;
@@ -64,17 +65,20 @@ public final class InspectCommand implements Callable<Integer> {
                 e.put("name", k);
                 e.put("dtype", t.dtype().safetensorsName());
                 e.put("shape", t.shape());
+                if (src.isPackedLinear(k)) e.put("packed_from", src.logicalShape(k)); // stored [N/16, K, 16]; the weight is [N, K]
                 tensors.add(e);
                 width = Math.max(width, k.length());
             }
             ModelKind kind = ModelKind.detect(src.keys());
             List<String> skipped = Converter.skipped(src);
             Map<String, String> metadata = metadata(src);
+            String layout = layout(tensors);
             if (json) {
                 Map<String, Object> o = new LinkedHashMap<>();
                 o.put("path", file.toString());
                 o.put("format", format(src));
                 o.put("model_kind", kind.label());
+                o.put("layout", layout);
                 o.put("tensors", (long) tensors.size());
                 o.put("parameters", params);
                 o.put("bytes", bytes);
@@ -85,11 +89,13 @@ public final class InspectCommand implements Callable<Integer> {
                 out.print(Json.writePretty(o));
             } else {
                 for (Map<String, Object> e : tensors)
-                    out.printf("%-" + width + "s  %-4s  %s%n", e.get("name"), e.get("dtype"), Arrays.toString((long[]) e.get("shape")));
+                    out.printf("%-" + width + "s  %-4s  %s%s%n", e.get("name"), e.get("dtype"), Arrays.toString((long[]) e.get("shape")),
+                            e.containsKey("packed_from") ? "  packed from " + Arrays.toString((long[]) e.get("packed_from")) : "");
                 out.println();
                 out.println("file:        " + file);
                 out.println("format:      " + format(src));
                 out.println("model kind:  " + kind.label());
+                out.println("layout:      " + layout);
                 out.println("tensors:     " + tensors.size() + "  " + perDtype);
                 out.println("parameters:  " + groupDigits(params));
                 out.println("bytes:       " + groupDigits(bytes));
@@ -119,5 +125,12 @@ public final class InspectCommand implements Callable<Integer> {
     }
 
     static String groupDigits(long n) { return String.format("%,d", n); }
+
+    /** "plain", or the packed layout's name and how many keys use it (PackedLayout). */
+    static String layout(List<Map<String, Object>> tensors) {
+        long packed = tensors.stream().filter(e -> e.containsKey("packed_from")).count();
+        if (packed == 0) return PackedLayout.PLAIN;
+        return PackedLayout.PANEL16_V1 + " (" + packed + " Linear weights stored [N/16, K, 16])";
+    }
 
 }

@@ -99,12 +99,42 @@ class WeightsCommandsTest {
     }
 
     @Test
+    void aTransformerIsConvertedPackedByDefaultInspectShowsTheLayoutAndCheckFixturePassesOnIt() {
+        Path dir = fixture("infinity-tiny-a");
+        Path packed = tmp.resolve("packed.safetensors"), plain = tmp.resolve("plain.safetensors");
+        Run r = run("convert", dir.resolve("model.pth").toString(), "--out", packed.toString(), "--dtype", "f32");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("layout linear-panel16-v1 ("), r.out());
+        Run p = run("convert", dir.resolve("model.pth").toString(), "--out", plain.toString(), "--dtype", "f32", "--layout", "plain");
+        assertEquals(0, p.exit(), p.err());
+        assertTrue(p.out().contains("layout plain"), p.out());
+
+        String fc1 = "block_chunks.0.module.0.ffn.fc1.weight"; // [256, 64] in this fixture
+        Run i = run("inspect", packed.toString());
+        assertEquals(0, i.exit(), i.err());
+        assertTrue(i.out().lines().anyMatch(l -> l.startsWith("layout:      linear-panel16-v1")), i.out());
+        assertTrue(i.out().lines().anyMatch(l -> l.matches(java.util.regex.Pattern.quote(fc1) + "\\s+F32\\s+\\[16, 64, 16]  packed from \\[256, 64]")), i.out());
+        Map<String, Object> j = Json.parseObject(run("inspect", plain.toString(), "--json").out(), "inspect --json");
+        assertEquals("plain", j.get("layout"));
+        Map<String, Object> jp = Json.parseObject(run("inspect", packed.toString(), "--json").out(), "inspect --json");
+        assertTrue(((String) jp.get("layout")).startsWith("linear-panel16-v1"), jp.toString());
+        assertEquals(j.get("parameters"), jp.get("parameters"), "the same numbers, laid out differently");
+
+        Run c = run("check-fixture", dir.toString(), "--weights", packed.toString());
+        assertEquals(0, c.exit(), c.out() + c.err());
+        assertTrue(c.out().contains("PASS"), c.out());
+    }
+
+    @Test
     void badOptionsAreParameterErrors() {
         Path pth = fixture("infinity-tiny-a").resolve("model.pth");
         Path out = tmp.resolve("o.safetensors");
         Run r = run("convert", pth.toString(), "--out", out.toString(), "--dtype", "int4");
         assertNotEquals(0, r.exit());
         assertTrue(r.err().lines().findFirst().orElse("").startsWith("infinityj: error: invalid value for option '--dtype'"), r.err());
+        Run l = run("convert", pth.toString(), "--out", out.toString(), "--layout", "tiled");
+        assertNotEquals(0, l.exit());
+        assertTrue(l.err().lines().findFirst().orElse("").startsWith("infinityj: error: invalid value for option '--layout'"), l.err());
         Run k = run("convert", pth.toString(), "--out", out.toString(), "--key", "nope");
         assertEquals(1, k.exit());
         assertTrue(k.err().startsWith("infinityj: error:") && k.err().contains("no key 'nope'"), k.err());

@@ -1,5 +1,6 @@
 package dev.infinityj.backend;
 
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 
@@ -34,11 +35,18 @@ public interface Backend extends AutoCloseable {
     Tensor linear(Tensor x, Tensor w, Tensor bias);
 
     /**
-     * A {@code Linear.weight} [N, K] made ready for {@link #linear} on this backend, once, at model
-     * build: uploaded, and possibly re-laid out (the CPU backend packs it into its GEMM's panel
-     * order). The result is only meant for this backend's {@code linear}; keep it instead of w.
+     * A {@code Linear.weight} made ready for {@link #linear} on this backend, once, at model build:
+     * uploaded, and possibly re-laid out. The result is only meant for this backend's
+     * {@code linear}; keep it instead of w.
+     *
+     * <p>{@code w} is [N, K], or already packed ({@link PackedLinear}: [N/16, K, 16], as converted
+     * transformer files store their Linear weights). This method is the one place where the layout
+     * is reconciled: the CPU backend packs a plain weight and passes a packed one through unchanged
+     * (zero copy from the mapped file); this default — every other backend (CUDA, the naive
+     * reference) — unpacks a packed weight to [N, K] here and uploads that, so their
+     * {@code linear} only ever sees the PyTorch layout.
      */
-    default Tensor linearWeight(Tensor w) { return upload(w); }
+    default Tensor linearWeight(Tensor w) { return upload(PackedLinear.plain(w)); }
 
     /** Batched plain matmul: a[B,M,K] · b[B,K,N] → [B,M,N] (rank 2 allowed: B=1). */
     Tensor matmul(Tensor a, Tensor b);

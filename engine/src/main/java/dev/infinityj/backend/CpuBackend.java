@@ -372,12 +372,15 @@ public class CpuBackend extends NaiveBackend {
     // ---------------------------------------------------------------- GEMM-based ops (dev.infinityj.cpu.Gemm)
 
     /**
-     * Packs a Linear weight into the GEMM's panel order ({@link PackedLinear}: same dtype and bytes,
-     * the original can then be dropped) when its rows are a multiple of 16; else returns it as is.
-     * {@code -Dinfinityj.packWeights=false} keeps every weight in its [N, K] layout.
+     * A weight already packed (a converted file's, {@link PackedLinear}) is returned unchanged: zero
+     * copy, no load step. A plain one is packed into the GEMM's panel order (same dtype and bytes,
+     * the original can then be dropped) when its rows are a multiple of 16; else returned as is.
+     * {@code -Dinfinityj.packWeights=false} keeps every weight in its [N, K] layout (a packed one
+     * is unpacked).
      */
     @Override
     public Tensor linearWeight(Tensor w) {
+        if (PackedLinear.isPacked(w)) return PACK_WEIGHTS ? w : PackedLinear.unpack(pool, w);
         return PACK_WEIGHTS && PackedLinear.packable(w) ? PackedLinear.pack(pool, w) : w;
     }
 

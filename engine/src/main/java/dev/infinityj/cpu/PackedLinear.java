@@ -47,15 +47,36 @@ public final class PackedLinear {
     }
 
     /** Whether {@code w} can be packed: rank 2, F32/BF16/F16, N a multiple of 16. */
-    public static boolean packable(Tensor w) {
-        return w.rank() == 2 && w.dim(0) % PANEL == 0 && w.dim(0) > 0 && w.dim(1) > 0
-                && (w.dtype() == DType.F32 || w.dtype() == DType.BF16 || w.dtype() == DType.F16);
+    public static boolean packable(Tensor w) { return packable(w.dtype(), w.shape()); }
+
+    /** {@link #packable(Tensor)} from a dtype and shape alone (the converter decides before reading the data). */
+    public static boolean packable(DType dtype, long[] shape) {
+        return shape.length == 2 && shape[0] % PANEL == 0 && shape[0] > 0 && shape[1] > 0 && floating16or32(dtype);
     }
 
     /** Whether {@code t} is a packed weight (the shape {@link #pack} returns). */
     public static boolean isPacked(Tensor t) {
         return t.rank() == 3 && t.dim(2) == PANEL && t.isContiguous();
     }
+
+    /** Whether a stored dtype and shape can hold a packed weight: [N/16 ≥ 1, K ≥ 1, 16], F32/BF16/F16. */
+    public static boolean isPackedShape(DType dtype, long[] shape) {
+        return shape.length == 3 && shape[2] == PANEL && shape[0] > 0 && shape[1] > 0 && floating16or32(dtype);
+    }
+
+    /** The packed shape [N/16, K, 16] of a weight [N, K] (N a multiple of 16). */
+    public static long[] packedShape(long[] nk) {
+        if (nk.length != 2 || nk[0] % PANEL != 0) throw new ShapeException("a packed Linear weight needs [N, K] with N a multiple of 16, got " + java.util.Arrays.toString(nk));
+        return new long[]{nk[0] / PANEL, nk[1], PANEL};
+    }
+
+    /** The weight's own shape [N, K] of a packed shape [N/16, K, 16]. */
+    public static long[] unpackedShape(long[] packed) {
+        if (packed.length != 3 || packed[2] != PANEL) throw new ShapeException("not a packed Linear weight shape [N/16, K, 16]: " + java.util.Arrays.toString(packed));
+        return new long[]{packed[0] * PANEL, packed[1]};
+    }
+
+    private static boolean floating16or32(DType t) { return t == DType.F32 || t == DType.BF16 || t == DType.F16; }
 
     /** The packed copy of {@code w} [N, K] (see {@link #packable}); panels are packed in parallel. */
     public static Tensor pack(CpuThreads pool, Tensor w) {
@@ -78,25 +99,6 @@ public final class PackedLinear {
                             dst, dstBase + (b * n + (long) q * kc * PANEL) * es);
                 }
         });
-        return out;
-    }
-
-    /** The plain [N, K] weight (contiguous, same dtype) of a packed one: the inverse of {@link #pack}. */
-    public static Tensor unpack(Tensor packed) {
-        if (!isPacked(packed)) throw new ShapeException("not a packed Linear weight: " + packed.describe());
-        long n = outFeatures(packed), k = inFeatures(packed);
-        DType t = packed.dtype();
-        int es = t.byteSize();
-        Tensor out = Tensor.allocateUninitialized(t, n, k);
-        MemorySegment src = packed.storage(), dst = out.storage();
-        long s0 = packed.byteOffset(), d0 = out.byteOffset();
-        for (long b = 0; b < k; b += Gemm.KC) {
-            long kc = Math.min(Gemm.KC, k - b);
-            for (long r = 0; r < n; r++)
-                for (long p = 0; p < kc; p++)
-                    MemorySegment.copy(src, s0 + (b * n + (r / PANEL) * kc * PANEL + p * PANEL + slot(t, (int) (r % PANEL))) * es,
-                            dst, d0 + (r * k + b + p) * es, es);
-        }
         return out;
     }
 
@@ -134,6 +136,41 @@ public final class PackedLinear {
             v.and(0xffff0000).reinterpretAsFloats().intoArray(dst, off + 8);
         }
     }
+
+    /**
+     * The [N, K] weight a packed one was made from, in the same dtype: the inverse permutation of
+     * {@link #pack}, for backends whose linear wants the PyTorch layout (see Backend.linearWeight).
+     */
+    public static Tensor unpack(CpuThreads pool, Tensor packed) {
+        if (!isPacked(packed)) throw new ShapeException("cannot unpack " + packed.describe() + ": not a packed Linear weight [N/16, K, 16] (contiguous)");
+        int panels = Math.toIntExact(packed.dim(0));
+        long n = outFeatures(packed), k = inFeatures(packed);
+        DType t = packed.dtype();
+        long es = t.byteSize();
+        Tensor out = Tensor.allocateUninitialized(t, n, k);
+        MemorySegment src = packed.storage(), dst = out.storage();
+        long srcBase = packed.byteOffset(), dstBase = out.byteOffset();
+        int tasks = Math.min(panels, pool.threads() * 8);
+        pool.parallelFor(tasks, task -> {
+            int q0 = (int) ((long) panels * task / tasks), q1 = (int) ((long) panels * (task + 1) / tasks);
+            for (int q = q0; q < q1; q++)
+                for (long b = 0; b < k; b += Gemm.KC) {
+                    long kc = Math.min(Gemm.KC, k - b), s0 = srcBase + (b * n + (long) q * kc * PANEL) * es;
+                    for (int j = 0; j < PANEL; j++) {
+                        long d = dstBase + (((long) q * PANEL + j) * k + b) * es, s = s0 + slot(t, j) * es;
+                        if (es == 4) for (long p = 0; p < kc; p++) dst.set(F32_LE, d + 4 * p, src.get(F32_LE, s + 4 * PANEL * p));
+                        else for (long p = 0; p < kc; p++) dst.set(I16_LE, d + 2 * p, src.get(I16_LE, s + 2 * PANEL * p));
+                    }
+                }
+        });
+        return out;
+    }
+
+    /** {@link #unpack(CpuThreads, Tensor)} on the shared pool. */
+    public static Tensor unpack(Tensor packed) { return unpack(CpuThreads.shared(), packed); }
+
+    /** {@code w} in the PyTorch layout [N, K]: unpacked if it is packed, else itself. */
+    public static Tensor plain(Tensor w) { return isPacked(w) ? unpack(w) : w; }
 
     /** The B operand view of a packed weight (K×N). */
     public static PackedB view(Tensor packed) {

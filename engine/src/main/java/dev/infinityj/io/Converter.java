@@ -1,7 +1,10 @@
 package dev.infinityj.io;
 
 import dev.infinityj.BadInputException;
+import dev.infinityj.cpu.CpuThreads;
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.io.pth.PthFile;
+import dev.infinityj.model.InfinityWeights;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 import dev.infinityj.util.Checksums;
@@ -21,12 +24,34 @@ import java.util.function.Predicate;
  * Converts any checkpoint {@link Checkpoints#open} reads into a safetensors file in infinityj's
  * native layout (docs/weights.md): the checkpoint's own key names with wrapper prefixes stripped,
  * floating tensors cast to the chosen precision (bf16 by default, round-to-nearest-even), integer
- * and bool buffers kept as they are, no transposition or fusion. The metadata records where the
- * file came from. The output appears atomically or not at all.
+ * and bool buffers kept as they are, no fusion. With {@link Layout#PACKED} (the default of
+ * {@code infinityj convert}) an Infinity transformer's Linear weights whose rows are a multiple of
+ * 16 are stored in the CPU GEMM's panel order ({@link PackedLinear}, declared in the metadata by
+ * {@link PackedLayout}), so loading them is zero-copy; everything else keeps its PyTorch shape.
+ * The metadata records where the file came from. The output appears atomically or not at all.
  */
 public final class Converter {
-    /** Bumped whenever the native layout or the metadata changes. */
-    public static final String VERSION = "infinityj-convert/1";
+    /** Bumped whenever the native layout or the metadata changes (2: the packed Linear layout). */
+    public static final String VERSION = "infinityj-convert/2";
+
+    /** How Linear weights are stored. */
+    public enum Layout {
+        /** An Infinity transformer's Linear weights packed ({@link PackedLayout#PANEL16_V1}) where their rows allow. */
+        PACKED("packed"),
+        /** Every tensor in its PyTorch shape ([out, in] for Linear weights). */
+        PLAIN("plain");
+
+        private final String label;
+
+        Layout(String label) { this.label = label; }
+
+        public String label() { return label; }
+
+        public static Layout parse(String s) {
+            for (Layout l : values()) if (l.label.equalsIgnoreCase(s)) return l;
+            throw new BadInputException("--layout '" + s + "' is not one of packed, plain");
+        }
+    }
 
     /** Target precision of floating tensors. */
     public enum Precision {
@@ -51,14 +76,14 @@ public final class Converter {
 
     /** What was written. */
     public record Result(Path output, int tensors, long dataBytes, ModelKind kind, List<String> skipped,
-                         Map<String, String> metadata) {}
+                         Map<String, String> metadata, int packed) {}
 
     private Converter() {}
 
     /**
      * @param keyPath for PyTorch archives, the key path of the state dict (null = automatic)
      */
-    public static Result convert(Path input, String keyPath, Path output, Precision precision) {
+    public static Result convert(Path input, String keyPath, Path output, Precision precision, Layout layout) {
         if (output == null) throw new BadInputException("convert: no output file given (--out)");
         if (Files.isDirectory(output)) throw new BadInputException(output + ": is a directory, expected an output .safetensors file name");
         try (WeightSource src = Checkpoints.open(input, keyPath)) {
@@ -69,7 +94,7 @@ public final class Converter {
             meta.put("source", input.getFileName() == null ? input.toString() : input.getFileName().toString());
             meta.put("source_sha256", Checksums.sha256(identifyingFile(input, src)));
             if (keyPath != null) meta.put("source_key_path", keyPath);
-            return write(src, output, precision, meta, k -> true);
+            return write(src, output, precision, layout, meta, k -> true);
         } catch (IOException e) {
             throw new BadInputException(input + ": " + e.getMessage(), e);
         }
@@ -78,30 +103,46 @@ public final class Converter {
     /**
      * Writes the tensors of {@code src} whose key {@code keep} accepts to {@code output} in the native
      * layout, atomically. {@code sourceMetadata} (source, source_sha256, ...) is recorded after
-     * {@code format} and before {@code dtype}, {@code converter} and {@code model_kind}.
+     * {@code format} and before {@code dtype}, {@code converter}, {@code model_kind} and the
+     * layout entries ({@link PackedLayout}). A source that is itself a packed file is read through
+     * its metadata, so converting a converted file again gives the layout asked for.
      */
-    public static Result write(WeightSource src, Path output, Precision precision, Map<String, String> sourceMetadata,
+    public static Result write(WeightSource src, Path output, Precision precision, Layout layout, Map<String, String> sourceMetadata,
                                Predicate<String> keep) {
         List<String> keys = src.keys().stream().filter(keep).toList();
         if (keys.isEmpty()) throw new BadInputException(src.describe() + ": holds no tensors to convert");
         ModelKind kind = ModelKind.detect(new LinkedHashSet<>(keys));
+        // only the transformer: its loader knows which keys are Linear weights (T5 and the VAE stay plain)
+        Predicate<String> linear = layout == Layout.PACKED && kind == ModelKind.INFINITY_TRANSFORMER
+                ? InfinityWeights::isLinearWeight : k -> false;
+        List<SafetensorsWriter.Item> items = new ArrayList<>();
+        List<String> packedKeys = new ArrayList<>();
+        long bytes = 0;
+        for (String k : keys) {
+            Tensor t = src.get(k);
+            boolean srcPacked = src.isPackedLinear(k);
+            long[] shape = src.logicalShape(k);
+            DType to = precision.target(t.dtype());
+            SafetensorsWriter.Item it;
+            if (linear.test(k) && PackedLinear.packable(to, shape)) {
+                packedKeys.add(k);
+                it = new SafetensorsWriter.Item(k, to, PackedLinear.packedShape(shape),
+                        () -> srcPacked ? cast(t, to) : PackedLinear.pack(CpuThreads.shared(), cast(t, to)));
+            } else {
+                it = new SafetensorsWriter.Item(k, to, shape, () -> cast(srcPacked ? PackedLinear.unpack(t) : t, to));
+            }
+            bytes += it.byteSize();
+            items.add(it);
+        }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", "pt");
         meta.putAll(sourceMetadata);
         meta.put("dtype", precision.label());
         meta.put("converter", VERSION);
         meta.put("model_kind", kind.label());
-        List<SafetensorsWriter.Item> items = new ArrayList<>();
-        long bytes = 0;
-        for (String k : keys) {
-            Tensor t = src.get(k);
-            DType to = precision.target(t.dtype());
-            SafetensorsWriter.Item it = new SafetensorsWriter.Item(k, to, t.shape(), () -> cast(t, to));
-            bytes += it.byteSize();
-            items.add(it);
-        }
+        meta.putAll(PackedLayout.metadata(packedKeys));
         SafetensorsWriter.write(output, meta, items);
-        return new Result(output, items.size(), bytes, kind, skipped(src), meta);
+        return new Result(output, items.size(), bytes, kind, skipped(src), meta, packedKeys.size());
     }
 
     /** {@code t} in dtype {@code to}: itself when nothing changes; a tight loop for the common contiguous F32 → BF16 case. */

@@ -27,7 +27,8 @@ import java.util.Set;
  * A safetensors file, memory-mapped read-only with {@code FileChannel.map(..., Arena)}: tensors are
  * zero-copy views into the mapping, valid until {@link #close()}. The header is validated in full
  * before any tensor is handed out: every range inside the data section, sizes equal to
- * dtype × shape, no two tensors overlapping.
+ * dtype × shape, no two tensors overlapping, and a declared packed layout consistent with the
+ * tensors it names ({@link PackedLayout}).
  */
 public final class SafetensorsFile implements WeightSource {
     /** Headers larger than this are refused (the format's reference implementation uses 100 MB). */
@@ -41,15 +42,17 @@ public final class SafetensorsFile implements WeightSource {
     private final long dataStart;
     private final Map<String, Entry> entries;
     private final Map<String, String> metadata;
+    private final Set<String> packed;
 
     private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, long dataStart,
-                            Map<String, Entry> entries, Map<String, String> metadata) {
+                            Map<String, Entry> entries, Map<String, String> metadata, Set<String> packed) {
         this.path = path;
         this.arena = arena;
         this.mapping = mapping;
         this.dataStart = dataStart;
         this.entries = entries;
         this.metadata = metadata;
+        this.packed = packed;
     }
 
     public static SafetensorsFile open(Path path) {
@@ -70,7 +73,8 @@ public final class SafetensorsFile implements WeightSource {
             long dataStart = 8 + headerLen;
             Map<String, String> meta = new LinkedHashMap<>();
             Map<String, Entry> entries = parseHeader(header, path.toString(), size - dataStart, meta);
-            return new SafetensorsFile(path, arena, map, dataStart, entries, meta);
+            Set<String> packed = PackedLayout.read(path.toString(), meta, entries);
+            return new SafetensorsFile(path, arena, map, dataStart, entries, meta, packed);
         } catch (IOException e) {
             arena.close();
             throw new BadInputException(path + ": cannot read: " + e.getMessage(), e);
@@ -144,6 +148,15 @@ public final class SafetensorsFile implements WeightSource {
 
     @Override
     public boolean contains(String key) { return entries.containsKey(key); }
+
+    @Override
+    public boolean isPackedLinear(String key) { return packed.contains(key); }
+
+    /** The layout the metadata declares ({@link PackedLayout}: plain, or linear-panel16-v1). */
+    public String layout() { return packed.isEmpty() ? PackedLayout.PLAIN : PackedLayout.layoutOf(metadata); }
+
+    /** The keys stored packed, in the order the metadata lists them. */
+    public Set<String> packedKeys() { return packed; }
 
     @Override
     public Tensor get(String key) {

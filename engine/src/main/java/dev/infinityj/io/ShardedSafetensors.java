@@ -110,6 +110,12 @@ public final class ShardedSafetensors implements WeightSource {
         return f.get(key);
     }
 
+    @Override
+    public boolean isPackedLinear(String key) {
+        SafetensorsFile f = byKey.get(key);
+        return f != null && f.isPackedLinear(key);
+    }
+
     @Override public String describe() { return index.toString(); }
 
     @Override public void close() { shards.forEach(SafetensorsFile::close); }

@@ -71,6 +71,7 @@ public final class WeightNames {
             if (orig == null) throw new WeightFormatException(inner.describe() + ": no tensor named '" + key + "'");
             return inner.get(orig);
         }
+        @Override public boolean isPackedLinear(String key) { String o = names.get(key); return o != null && inner.isPackedLinear(o); }
         @Override public String describe() { return inner.describe(); }
         @Override public void close() { inner.close(); }
     }

@@ -1,5 +1,6 @@
 package dev.infinityj.io;
 
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 
@@ -22,6 +23,19 @@ public interface WeightSource extends AutoCloseable {
     default Info info(String key) {
         Tensor t = get(key);
         return new Info(t.dtype(), t.shape());
+    }
+
+    /**
+     * Whether {@code key} is a Linear weight stored packed ({@link PackedLinear}): {@link #get}
+     * then returns [N/16, K, 16], not [N, K]. Only a file whose metadata declares it
+     * ({@link PackedLayout}) has packed keys.
+     */
+    default boolean isPackedLinear(String key) { return false; }
+
+    /** The PyTorch shape of {@code key}: [N, K] for a packed Linear weight, else the stored shape. */
+    default long[] logicalShape(String key) {
+        long[] s = info(key).shape();
+        return isPackedLinear(key) ? PackedLinear.unpackedShape(s) : s;
     }
 
     /** What {@link #info} returns. */

@@ -134,8 +134,8 @@ public record InfinityConfig(String name, int depth, int width, int heads, int f
             if (!w.contains(k)) throw new BadInputException(where + ": no '" + k + "'");
         long[] uncond = w.get("cfg_uncond").shape();
         return new InfinityConfig(where, chunks * perChunk, (int) w.get("pos_start").dim(-1), (int) w.get(b0 + "sa.scale_mul_1H11").dim(1),
-                (int) w.get(b0 + "ffn.fc1.weight").dim(0), chunks, (int) uncond[1], (int) uncond[0],
-                (int) w.get("word_embed.weight").dim(1), (int) w.get("lvl_embed.weight").dim(0), 1e-6f, spatialPatchify);
+                (int) w.logicalShape(b0 + "ffn.fc1.weight")[0], chunks, (int) uncond[1], (int) uncond[0],
+                (int) w.logicalShape("word_embed.weight")[1], (int) w.get("lvl_embed.weight").dim(0), 1e-6f, spatialPatchify);
     }
 
     private static double num(Map<String, Object> m, String key, String where) {

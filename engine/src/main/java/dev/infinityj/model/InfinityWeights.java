@@ -1,6 +1,7 @@
 package dev.infinityj.model;
 
 import dev.infinityj.WeightFormatException;
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.io.WeightSource;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
@@ -18,7 +19,9 @@ import java.util.Set;
  * every expected key must be present with its exact shape, and nothing else may be there. Every
  * missing, unexpected or mis-shaped key is reported, by name, in one exception.
  *
- * <p>Large matrices keep the file's dtype (F32, BF16 or F16; mmapped sources stay zero-copy);
+ * <p>Large matrices keep the file's dtype (F32, BF16 or F16; mmapped sources stay zero-copy) and
+ * layout: a Linear weight the file declares packed ({@link WeightSource#isPackedLinear}) must have
+ * the packed shape of its expected [N, K] and is handed to the backend as stored;
  * vectors and small tables are widened to F32 once here, because the model adds them to F32
  * activations.
  */
@@ -94,8 +97,11 @@ public final class InfinityWeights {
         return m;
     }
 
-    /** Keys whose tensors are matrices fed to linear(); everything else is widened to F32 at load. */
-    private static boolean isMatrix(String key) {
+    /**
+     * Keys whose tensors are Linear weights, fed to linear() through Backend.linearWeight (and the
+     * keys the converter may store packed); everything else is widened to F32 at load.
+     */
+    public static boolean isLinearWeight(String key) {
         return key.endsWith(".weight") && !key.endsWith("norm.weight") && !key.equals("lvl_embed.weight");
     }
 
@@ -106,19 +112,18 @@ public final class InfinityWeights {
         Map<String, Tensor> loaded = new LinkedHashMap<>();
         Set<String> matrices = new HashSet<>();
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
-            if (!source.contains(e.getKey())) { missing.add(e.getKey()); continue; }
-            WeightSource.Info t = source.info(e.getKey());
-            if (!Arrays.equals(t.shape(), e.getValue())) {
-                misShaped.add(e.getKey() + " " + Arrays.toString(t.shape()) + " (expected " + Arrays.toString(e.getValue()) + ")");
-                continue;
-            }
+            String key = e.getKey();
+            if (!source.contains(key)) { missing.add(key); continue; }
+            WeightSource.Info t = source.info(key);
+            String shapeProblem = shapeProblem(source, key, t.shape(), e.getValue());
+            if (shapeProblem != null) { misShaped.add(key + " " + shapeProblem); continue; }
             if (t.dtype() != DType.F32 && t.dtype() != DType.BF16 && t.dtype() != DType.F16) {
-                badType.add(e.getKey() + " " + t.dtype() + " (expected F32, BF16 or F16)");
+                badType.add(key + " " + t.dtype() + " (expected F32, BF16 or F16)");
                 continue;
             }
             // Matrices are not held here: the backend may re-lay them out (linearWeight) and drop the original.
-            if (isMatrix(e.getKey())) matrices.add(e.getKey());
-            else loaded.put(e.getKey(), source.get(e.getKey()).to(DType.F32));
+            if (isLinearWeight(key)) matrices.add(key);
+            else loaded.put(key, source.get(key).to(DType.F32));
         }
         for (String k : source.keys()) if (!expected.containsKey(k)) unexpected.add(k);
         if (!missing.isEmpty() || !unexpected.isEmpty() || !misShaped.isEmpty() || !badType.isEmpty()) {
@@ -131,6 +136,26 @@ public final class InfinityWeights {
             throw new WeightFormatException(b.toString());
         }
         return new InfinityWeights(config, loaded, matrices, source);
+    }
+
+    /**
+     * Null when the stored shape is what the key needs: {@code expected} itself, or, for a key the
+     * source declares packed, {@link PackedLinear#packedShape} of it (only Linear weights with rows
+     * a multiple of 16 can be). Else the stored shape and what was expected, for the message.
+     */
+    private static String shapeProblem(WeightSource source, String key, long[] stored, long[] expected) {
+        if (source.isPackedLinear(key)) {
+            if (!isLinearWeight(key) || !PackedLinear.packable(DType.F32, expected))
+                return Arrays.toString(stored) + " (declared packed, but only a Linear weight [N, K] with N a multiple of 16 can be; expected "
+                        + Arrays.toString(expected) + ")";
+            long[] packed = PackedLinear.packedShape(expected);
+            return Arrays.equals(stored, packed) ? null
+                    : Arrays.toString(stored) + " (packed; expected " + Arrays.toString(packed) + " for " + Arrays.toString(expected) + ")";
+        }
+        if (Arrays.equals(stored, expected)) return null;
+        boolean looksPacked = PackedLinear.packable(DType.F32, expected) && Arrays.equals(stored, PackedLinear.packedShape(expected));
+        return Arrays.toString(stored) + " (expected " + Arrays.toString(expected)
+                + (looksPacked ? "; this is the packed layout, but the file's metadata does not declare the key packed" : "") + ")";
     }
 
     private static void append(StringBuilder b, String what, List<String> keys) {

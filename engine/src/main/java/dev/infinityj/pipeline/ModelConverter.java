@@ -52,9 +52,16 @@ public final class ModelConverter {
      *
      * @param t5Tokenizer a {@code spiece.model} or {@code tokenizer.json} to use when the T5 folder has none (may be null)
      * @param checkPairing refuse mismatched parts (the default); false records the numbers and converts anyway
+     * @param layout how the transformer's Linear weights are stored (null = {@link Converter.Layout#PACKED}, the
+     *               zero-copy layout of the CPU backend); the VAE and T5 are always plain
      */
     public record Request(Path transformer, Path vae, Path t5, Path t5Tokenizer, Path out,
-                          Converter.Precision precision, boolean checkPairing) {}
+                          Converter.Precision precision, boolean checkPairing, Converter.Layout layout) {
+        /** With the default layout (packed). */
+        public Request(Path transformer, Path vae, Path t5, Path t5Tokenizer, Path out, Converter.Precision precision, boolean checkPairing) {
+            this(transformer, vae, t5, t5Tokenizer, out, precision, checkPairing, Converter.Layout.PACKED);
+        }
+    }
 
     /** Called after each file is complete (in the staging folder). */
     @FunctionalInterface
@@ -206,14 +213,15 @@ public final class ModelConverter {
             Runtime.getRuntime().addShutdownHook(onExit);
             Converter.Precision precision = r.precision() == null ? Converter.Precision.BF16 : r.precision();
             List<ModelDirectory.FileEntry> entries = new ArrayList<>();
-            if (tr != null) entries.add(writeWeights(tr, r.transformer(), null, staging, ModelDirectory.TRANSFORMER, ROLE_TRANSFORMER, precision, k -> true, listener));
-            if (vae != null) entries.add(writeWeights(vae, r.vae(), null, staging, ModelDirectory.VAE, ROLE_VAE, precision, k -> true, listener));
+            Converter.Layout layout = r.layout() == null ? Converter.Layout.PACKED : r.layout();
+            if (tr != null) entries.add(writeWeights(tr, r.transformer(), null, staging, ModelDirectory.TRANSFORMER, ROLE_TRANSFORMER, precision, layout, k -> true, listener));
+            if (vae != null) entries.add(writeWeights(vae, r.vae(), null, staging, ModelDirectory.VAE, ROLE_VAE, precision, Converter.Layout.PLAIN, k -> true, listener));
             if (t5 != null) {
                 boolean shared = t5.contains("shared.weight");
                 Predicate<String> encoderOnly = k -> k.equals("shared.weight")
                         || (k.startsWith("encoder.") && !(shared && k.equals("encoder.embed_tokens.weight")));
                 Files.createDirectories(staging.resolve(ModelDirectory.T5_DIR));
-                entries.add(writeWeights(t5, t5Weights, r.t5(), staging, ModelDirectory.T5_WEIGHTS, ROLE_T5, precision, encoderOnly, listener));
+                entries.add(writeWeights(t5, t5Weights, r.t5(), staging, ModelDirectory.T5_WEIGHTS, ROLE_T5, precision, Converter.Layout.PLAIN, encoderOnly, listener));
                 entries.add(copy(t5Config, staging, ModelDirectory.T5_CONFIG, ROLE_T5_CONFIG, listener));
                 for (Path tok : tokenizers) {
                     String name = tokenizerName(tok);
@@ -324,14 +332,15 @@ public final class ModelConverter {
 
     private static long dim(WeightSource w, String key, int rank, int axis) {
         if (!w.contains(key)) throw new WeightFormatException(w.describe() + ": missing '" + key + "'");
-        var t = w.get(key);
-        if (t.rank() != rank) throw new WeightFormatException(w.describe() + ": '" + key + "' is " + t.describe() + ", expected rank " + rank);
-        return t.dim(axis);
+        long[] shape = w.logicalShape(key); // [N, K] also for a packed Linear weight of a converted file
+        if (shape.length != rank)
+            throw new WeightFormatException(w.describe() + ": '" + key + "' has shape " + java.util.Arrays.toString(shape) + ", expected rank " + rank);
+        return shape[axis];
     }
 
     private static ModelDirectory.FileEntry writeWeights(WeightSource src, Path sourceFile, Path sourceLabel, Path staging, String file,
-                                                         String role, Converter.Precision precision, Predicate<String> keep,
-                                                         Listener listener) {
+                                                         String role, Converter.Precision precision, Converter.Layout layout,
+                                                         Predicate<String> keep, Listener listener) {
         long t0 = System.nanoTime();
         Path id = Converter.identifyingFile(sourceFile, src);
         String sourceName = sourceLabel != null ? fileName(sourceLabel) + "/" + fileName(id) : fileName(id);
@@ -339,7 +348,7 @@ public final class ModelConverter {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("source", sourceName);
         meta.put("source_sha256", sourceSha);
-        Converter.Result res = Converter.write(src, staging.resolve(file), precision, meta, keep);
+        Converter.Result res = Converter.write(src, staging.resolve(file), precision, layout, meta, keep);
         Path written = staging.resolve(file);
         ModelDirectory.FileEntry e = new ModelDirectory.FileEntry(role, file, Checksums.sha256(written), size(written), sourceName, sourceSha);
         if (listener != null) listener.fileWritten(file, res.tensors(), e.bytes(), (System.nanoTime() - t0) / 1e9);

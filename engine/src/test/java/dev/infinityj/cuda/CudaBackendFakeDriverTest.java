@@ -155,6 +155,9 @@ class CudaBackendFakeDriverTest {
         same(be.linear(xd, be.upload(w), bias), ref.linear(x, w, bias), 1e-5, "linear f32");
         same(be.linear(xd, be.upload(w.to(DType.BF16)), null), ref.linear(x, w.to(DType.BF16), null), 1e-5, "linear bf16");
         same(be.linear(xd.get(1), w.to(DType.F16), bias), ref.linear(x.get(1), w.to(DType.F16), bias), 1e-5, "linear f16, offset view");
+        Tensor w32 = rand(new Random(8), 32, 13).to(DType.BF16); // a converted file's packed weight: linearWeight gives cuBLAS/our kernel [N, K]
+        Tensor w32p = dev.infinityj.cpu.PackedLinear.pack(dev.infinityj.cpu.CpuThreads.shared(), w32);
+        same(be.linear(xd, be.linearWeight(w32p), null), ref.linear(x, w32, null), 1e-5, "linear on a packed weight");
         Tensor a3 = rand(r, 3, 5, 7), b3 = rand(r, 3, 7, 4);
         same(be.matmul(a3, b3), ref.matmul(a3, b3), 1e-5, "matmul");
         same(be.matmul(a3.get(2), b3.get(2)), ref.matmul(a3.get(2), b3.get(2)), 1e-5, "matmul rank 2");

@@ -32,8 +32,8 @@ class ConverterTest {
     void modelPthToBf16AndF32() {
         Path dir = Fixtures.dir("infinity-tiny-a");
         Path bf = tmp.resolve("model-bf16.safetensors"), f32 = tmp.resolve("model-f32.safetensors");
-        Converter.Result r = Converter.convert(dir.resolve("model.pth"), null, bf, Converter.Precision.BF16);
-        Converter.convert(dir.resolve("model.pth"), null, f32, Converter.Precision.F32);
+        Converter.Result r = Converter.convert(dir.resolve("model.pth"), null, bf, Converter.Precision.BF16, Converter.Layout.PLAIN);
+        Converter.convert(dir.resolve("model.pth"), null, f32, Converter.Precision.F32, Converter.Layout.PLAIN);
         assertEquals(ModelKind.INFINITY_TRANSFORMER, r.kind());
         try (WeightSource src = Checkpoints.open(dir.resolve("model.pth"));
              SafetensorsFile b = SafetensorsFile.open(bf); SafetensorsFile f = SafetensorsFile.open(f32)) {
@@ -62,7 +62,7 @@ class ConverterTest {
     void vaePthKeepsTheInt64BufferAndBf16StaysExact() {
         Path dir = Fixtures.dir("infinity-tiny-bf16");
         Path out = tmp.resolve("vae.safetensors");
-        Converter.Result r = Converter.convert(dir.resolve("vae.pth"), "vae", out, Converter.Precision.BF16);
+        Converter.Result r = Converter.convert(dir.resolve("vae.pth"), "vae", out, Converter.Precision.BF16, Converter.Layout.PLAIN);
         assertEquals(ModelKind.BSQ_VAE, r.kind());
         try (WeightSource src = Checkpoints.open(dir.resolve("vae.pth")); SafetensorsFile o = SafetensorsFile.open(out)) {
             assertEquals(DType.I64, o.get("quantizer.lfq.mask").dtype());
@@ -80,7 +80,7 @@ class ConverterTest {
     void shardedT5ConvertsToOneFile() {
         Path dir = Fixtures.dir("t5-tiny");
         Path out = tmp.resolve("t5.safetensors");
-        Converter.Result r = Converter.convert(dir.resolve("sharded"), null, out, Converter.Precision.KEEP);
+        Converter.Result r = Converter.convert(dir.resolve("sharded"), null, out, Converter.Precision.KEEP, Converter.Layout.PLAIN);
         assertEquals(ModelKind.T5_ENCODER, r.kind());
         try (WeightSource src = Checkpoints.open(dir.resolve("model.safetensors")); SafetensorsFile o = SafetensorsFile.open(out)) {
             assertEquals(src.keys().size(), o.keys().size());

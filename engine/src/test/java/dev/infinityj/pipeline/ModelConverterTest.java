@@ -4,6 +4,7 @@ import dev.infinityj.BadInputException;
 import dev.infinityj.backend.CpuBackend;
 import dev.infinityj.io.Checkpoints;
 import dev.infinityj.io.Converter;
+import dev.infinityj.io.PackedLayout;
 import dev.infinityj.io.SafetensorsFile;
 import dev.infinityj.io.SafetensorsWriter;
 import dev.infinityj.io.WeightSource;
@@ -99,10 +100,31 @@ class ModelConverterTest {
         return ((Float.floatToRawIntBits(lo) >>> 16) & 1) == 0 ? lo : hi;
     }
 
+    /**
+     * A packed Linear weight [N/16, K, 16] back to [N, K] (F32), from the layout's definition
+     * (PackedLinear's class comment): K blocks of 256, panels inside, W[16q + j, p] at slot(j),
+     * BF16 halves interleaved.
+     */
+    static Tensor unpacked(Tensor packed) {
+        assertEquals(3, packed.rank(), packed.describe());
+        assertEquals(16, packed.dim(2), packed.describe());
+        long n = packed.dim(0) * 16, k = packed.dim(1), kcMax = 256;
+        float[] flat = packed.toFloatArray();
+        Tensor w = Tensor.allocate(DType.F32, n, k);
+        for (long q = 0; q < packed.dim(0); q++)
+            for (long p = 0; p < k; p++)
+                for (int j = 0; j < 16; j++) {
+                    long b = p - p % kcMax, kc = Math.min(kcMax, k - b);
+                    int slot = packed.dtype() == DType.BF16 ? (j < 8 ? 2 * j : 2 * (j - 8) + 1) : j;
+                    w.setFloat(flat[(int) (b * n + q * kc * 16 + (p % kcMax) * 16 + slot)], 16 * q + j, p);
+                }
+        return packed.dtype() == DType.F32 ? w : w.to(packed.dtype());
+    }
+
     static void assertConverted(WeightSource src, SafetensorsFile out, List<String> expectedKeys, boolean bf16) {
         assertEquals(expectedKeys, List.copyOf(out.keys()), out.describe());
         for (String k : expectedKeys) {
-            Tensor s = src.get(k), o = out.get(k);
+            Tensor s = src.get(k), o = out.isPackedLinear(k) ? unpacked(out.get(k)) : out.get(k);
             assertArrayEquals(s.shape(), o.shape(), k);
             if (!s.dtype().isFloating()) {
                 assertEquals(s.dtype(), o.dtype(), k);
@@ -185,11 +207,18 @@ class ModelConverterTest {
         // every tensor, bf16 by RNE; T5: encoder only
         try (WeightSource s = Checkpoints.open(transformer); SafetensorsFile o = SafetensorsFile.open(out.resolve("transformer.safetensors"))) {
             assertConverted(s, o, List.copyOf(s.keys()), true);
+            // packed by default: exactly the Linear weights (rank-2 ".weight" other than the lvl_embed table) with rows a multiple of 16
+            List<String> linear = s.keys().stream().filter(k -> k.endsWith(".weight") && !k.equals("lvl_embed.weight")
+                    && s.get(k).rank() == 2 && s.get(k).dim(0) % 16 == 0).toList();
+            assertFalse(linear.isEmpty());
+            assertEquals(linear, List.copyOf(o.packedKeys()));
+            assertEquals(PackedLayout.PANEL16_V1, o.metadata().get(PackedLayout.LAYOUT));
             assertEquals("model.pth", o.metadata().get("source"));
             assertEquals(sha256(transformer), o.metadata().get("source_sha256"));
         }
         try (WeightSource s = Checkpoints.open(vae); SafetensorsFile o = SafetensorsFile.open(out.resolve("vae.safetensors"))) {
             assertConverted(s, o, List.copyOf(s.keys()), true);
+            assertEquals(PackedLayout.PLAIN, o.metadata().get(PackedLayout.LAYOUT), "the VAE is never packed");
         }
         try (WeightSource s = Checkpoints.open(t5); SafetensorsFile o = SafetensorsFile.open(out.resolve("t5/model.safetensors"))) {
             List<String> enc = s.keys().stream().filter(k -> k.equals("shared.weight") || k.startsWith("encoder.")).toList();
