@@ -132,14 +132,15 @@ public final class Gemm {
         }
     }
 
-    /** Rows of A packed at once in {@link #blockPanels}: MA·KC floats (256 KB) stay in L2. */
+    /** Rows of A packed at once in {@link #blockPanels}: MA·KBLOCK floats (1 MB, Zen 4's L2). */
     static final int MA = 256;
 
     /**
      * C rows [m0, m1) × columns [n0, n1) over pre-packed weight panels ({@link PackedLinear}):
      * A is packed once per K block (up to {@link #MA} rows), then each 16-column panel is widened
-     * into an L1-sized buffer right before the row panels use it. The per-element summation order
-     * (K blocks of KC in order, FMA chain inside) is {@link #block}'s, so results are identical.
+     * into an L1-sized buffer right before the row panels use it (BF16 on the 8×16 kernel: read by
+     * the kernel straight from the weight). Each C element is summed over K blocks of
+     * {@link PackedLinear#KBLOCK} in order, an FMA chain inside: fixed by K alone.
      * Serves every M: at M ≤ {@link #SMALL_M} the padded rows of the one tile cost less than the
      * streaming path's widening of the [N, K] rows did.
      */
@@ -149,8 +150,8 @@ public final class Gemm {
         long ldcB = 4 * ldc;
         for (int ic = m0; ic < m1; ic += MA) {
             int mc = Math.min(MA, m1 - ic), mPanels = (mc + MR - 1) / MR;
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+            for (int pc = 0; pc < k; pc += PackedLinear.KBLOCK) {
+                int kc = Math.min(PackedLinear.KBLOCK, k - pc);
                 boolean add = accumulate || pc > 0, last = pc + kc >= k;
                 float[] aa = sc.a(mPanels * kc * MR);
                 for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);

@@ -17,13 +17,13 @@ import static dev.infinityj.tensor.Tensor.I64_LE;
 
 /**
  * A {@code Linear.weight} [N, K] repacked once into the GEMM's B-panel order, in the weight's own
- * dtype. Layout: K blocks of {@link Gemm#KC} in order; inside block b (kc = min(KC, K − b·KC)
+ * dtype. Layout: K blocks of {@link #KBLOCK} in order; inside block b (kc = min(KBLOCK, K − b·KBLOCK)
  * columns), the N/16 panels in order; inside panel q, for p < kc, the 16 values
- * W[16q + j, b·KC + p], j < 16, at slot {@link #slot}(j): j itself for F32/F16; for BF16 the two
+ * W[16q + j, b·KBLOCK + p], j < 16, at slot {@link #slot}(j): j itself for F32/F16; for BF16 the two
  * halves interleaved (c0, c8, c1, c9, …, c7, c15), so that one 32-byte load of eight int32 lanes
  * widens to columns 0–7 by a 16-bit left shift and to columns 8–15 by masking the low halves —
  * two ALU ops for sixteen values. So element (n, k) is at
- * {@code (k − k % KC)·N + (n / 16)·kc·16 + (k % KC)·16 + slot(n % 16)}. Stored as a tensor
+ * {@code (k − k % KBLOCK)·N + (n / 16)·kc·16 + (k % KBLOCK)·16 + slot(n % 16)}. Stored as a tensor
  * [N/16, K, 16] (its shape carries N and K; the element order is this one, read only through this
  * class).
  *
@@ -40,6 +40,16 @@ public final class PackedLinear {
     private PackedLinear() {}
 
     public static final int PANEL = Gemm.NR;
+
+    /**
+     * Columns per K block: the GEMM's K step over packed weights. Each block costs one
+     * read-modify-write pass over C (at 256 those passes were ~10 % of the 2B transformer's
+     * profile); a block's BF16 panel (32 KB) and A panel are read from L2 at 8 bytes per cycle,
+     * well inside its bandwidth. Measured (1 thread, loaded VM, GFLOPS at 256/512/1024/2048):
+     * M=32 K=2048 95/98/102/–, M=128 K=2048 88/89/95/93, M=512 K=8192 –/–/99/91.
+     * Part of the file format (layout linear-panel16-v1): changing it needs a new layout name.
+     */
+    public static final int KBLOCK = 1024;
 
     /** Position of column j (< 16) inside a packed group of 16 values of dtype t. */
     public static int slot(DType t, int j) {
@@ -93,8 +103,8 @@ public final class PackedLinear {
         pool.parallelFor(tasks, task -> {
             int q0 = (int) ((long) panels * task / tasks), q1 = (int) ((long) panels * (task + 1) / tasks);
             for (int q = q0; q < q1; q++)
-                for (long b = 0; b < k; b += Gemm.KC) {
-                    long kc = Math.min(Gemm.KC, k - b);
+                for (long b = 0; b < k; b += KBLOCK) {
+                    long kc = Math.min(KBLOCK, k - b);
                     panel(src, srcBase + ((long) q * PANEL * st[0] + b * st[1]) * es, st[0] * es, st[1], kc, t,
                             dst, dstBase + (b * n + (long) q * kc * PANEL) * es);
                 }
@@ -154,8 +164,8 @@ public final class PackedLinear {
         pool.parallelFor(tasks, task -> {
             int q0 = (int) ((long) panels * task / tasks), q1 = (int) ((long) panels * (task + 1) / tasks);
             for (int q = q0; q < q1; q++)
-                for (long b = 0; b < k; b += Gemm.KC) {
-                    long kc = Math.min(Gemm.KC, k - b), s0 = srcBase + (b * n + (long) q * kc * PANEL) * es;
+                for (long b = 0; b < k; b += KBLOCK) {
+                    long kc = Math.min(KBLOCK, k - b), s0 = srcBase + (b * n + (long) q * kc * PANEL) * es;
                     for (int j = 0; j < PANEL; j++) {
                         long d = dstBase + (((long) q * PANEL + j) * k + b) * es, s = s0 + slot(t, j) * es;
                         if (es == 4) for (long p = 0; p < kc; p++) dst.set(F32_LE, d + 4 * p, src.get(F32_LE, s + 4 * PANEL * p));
@@ -187,10 +197,10 @@ public final class PackedLinear {
     /**
      * The K×N B operand over packed panels: a panel's K block is {@code kc·16} contiguous values,
      * widened straight into the kernel's float panel. Asked for whole K blocks (p0 a multiple of
-     * KC) and whole panels, as {@link Gemm} does.
+     * KBLOCK) and whole panels, as {@link Gemm} does.
      */
     public record PackedB(MemorySegment seg, long base, DType dtype, long n, long k) implements GemmB {
-        /** Byte offset of K block p0 (a multiple of KC, kc columns) of the panel holding column j0. */
+        /** Byte offset of K block p0 (a multiple of KBLOCK, kc columns) of the panel holding column j0. */
         long panelOffset(int p0, int kc, int j0) {
             return base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * dtype.byteSize();
         }
@@ -198,7 +208,7 @@ public final class PackedLinear {
         @Override
         public void packPanel(int p0, int kc, int j0, int nr, float[] dst, int dstOff) {
             if (j0 % PANEL != 0 || nr != PANEL) throw new IllegalStateException("packed panels are read whole: j0 " + j0 + ", nr " + nr);
-            if (p0 % Gemm.KC != 0 || (kc != Gemm.KC && p0 + kc != k)) throw new IllegalStateException("packed K blocks are read whole: p0 " + p0 + ", kc " + kc);
+            if (p0 % KBLOCK != 0 || (kc != KBLOCK && p0 + kc != k)) throw new IllegalStateException("packed K blocks are read whole: p0 " + p0 + ", kc " + kc);
             long es = dtype.byteSize(), src = base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * es;
             switch (dtype) {
                 case F32 -> GemmPack.rowsF32(seg, src, 4L * PANEL, kc, dst, dstOff);

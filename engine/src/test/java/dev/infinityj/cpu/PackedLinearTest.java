@@ -39,7 +39,7 @@ class PackedLinearTest {
 
     @Test
     void packThenUnpackIsTheIdentityOnOddShapesAndEveryDtype() {
-        long[][] shapes = {{16, 1}, {16, 3}, {32, 17}, {48, 33}, {160, 100}, {32, Gemm.KC}, {80, Gemm.KC + 1}, {64, 2047}};
+        long[][] shapes = {{16, 1}, {16, 3}, {32, 17}, {48, 33}, {160, 100}, {32, PackedLinear.KBLOCK}, {80, PackedLinear.KBLOCK + 1}, {64, 2047}};
         for (DType t : new DType[]{DType.F32, DType.BF16, DType.F16})
             for (long[] nk : shapes) {
                 long n = nk[0], k = nk[1];
@@ -53,9 +53,9 @@ class PackedLinearTest {
                 for (long q = 0; q < n / 16; q++)
                     for (long c = 0; c < k; c++)
                         for (int j = 0; j < 16; j++) {
-                            long b = c - c % Gemm.KC, kc = Math.min(Gemm.KC, k - b);
+                            long b = c - c % PackedLinear.KBLOCK, kc = Math.min(PackedLinear.KBLOCK, k - b);
                             int slot = t == DType.BF16 ? (j < 8 ? 2 * j : 2 * (j - 8) + 1) : j;   // BF16: c0, c8, c1, c9, …
-                            if (bits(p, b * n + q * kc * 16 + (c % Gemm.KC) * 16 + slot) != bits(w, (16 * q + j) * k + c))
+                            if (bits(p, b * n + q * kc * 16 + (c % PackedLinear.KBLOCK) * 16 + slot) != bits(w, (16 * q + j) * k + c))
                                 fail(what + ": panel " + q + " (" + c + ", " + j + ")");
                         }
                 Tensor u = PackedLinear.unpack(TWO, p);

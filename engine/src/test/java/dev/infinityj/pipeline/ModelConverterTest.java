@@ -102,13 +102,13 @@ class ModelConverterTest {
 
     /**
      * A packed Linear weight [N/16, K, 16] back to [N, K] (F32), from the layout's definition
-     * (PackedLinear's class comment): K blocks of 256, panels inside, W[16q + j, p] at slot(j),
+     * (PackedLinear's class comment): K blocks of PackedLinear.KBLOCK, panels inside, W[16q + j, p] at slot(j),
      * BF16 halves interleaved.
      */
     static Tensor unpacked(Tensor packed) {
         assertEquals(3, packed.rank(), packed.describe());
         assertEquals(16, packed.dim(2), packed.describe());
-        long n = packed.dim(0) * 16, k = packed.dim(1), kcMax = 256;
+        long n = packed.dim(0) * 16, k = packed.dim(1), kcMax = dev.infinityj.cpu.PackedLinear.KBLOCK;
         float[] flat = packed.toFloatArray();
         Tensor w = Tensor.allocate(DType.F32, n, k);
         for (long q = 0; q < packed.dim(0); q++)
