@@ -2,8 +2,11 @@ package dev.infinityj.bench;
 
 import dev.infinityj.cpu.CpuThreads;
 import dev.infinityj.cpu.Gemm;
+import dev.infinityj.cpu.GemmB;
 import dev.infinityj.cpu.Mat;
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -58,10 +61,15 @@ public class GemmBench {
     @Param({"1", "2"})
     public int threads;
 
+    /** plain: the [N, K] weight as stored (PyTorch layout); packed: {@link PackedLinear} panels (what models use). */
+    @Param({"packed", "plain"})
+    public String layout;
+
     private Arena arena;
     private CpuThreads pool;
     private int k, n;
-    private Mat x, w;
+    private Mat x;
+    private GemmB w;
     private MemorySegment y;
 
 
@@ -84,7 +92,14 @@ public class GemmBench {
         y = arena.allocate(4L * m * n, 64);
         x = Mat.rowMajor(xs, 0, DType.F32, k);
         w = Mat.transposed(ws, 0, dt, k);
+        if (layout.equals("packed")) {
+            Tensor packed = PackedLinear.pack(pool, Tensor.of(dt, ws, n, k));
+            w = PackedLinear.view(packed);
+            keep = packed;
+        }
     }
+
+    private Tensor keep; // the packed weight's owner
 
     @TearDown(Level.Trial)
     public void tearDown() {

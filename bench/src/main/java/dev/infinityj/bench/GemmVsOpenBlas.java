@@ -2,8 +2,11 @@ package dev.infinityj.bench;
 
 import dev.infinityj.cpu.CpuThreads;
 import dev.infinityj.cpu.Gemm;
+import dev.infinityj.cpu.GemmB;
 import dev.infinityj.cpu.Mat;
+import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -22,7 +25,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Same-process ratio against OpenBLAS: calls cblas_sgemm (through FFM) and {@link Gemm} (F32 and
- * BF16 weights) alternately on the same data and prints the best GFLOPS of each and the ratios.
+ * BF16 [N, K] weights, and the BF16 weight packed as the models use it) alternately on the same data and prints the best GFLOPS of each and the ratios.
  * Interleaving makes the ratio robust to background load, which JMH runs and the C peer
  * (bench/peer) measured one after the other are not. Not a JMH benchmark; a plain main:
  *
@@ -50,7 +53,7 @@ public final class GemmVsOpenBlas {
         linker.downcallHandle(lib.find("openblas_set_num_threads").orElseThrow(), FunctionDescriptor.ofVoid(JAVA_INT))
                 .invokeExact(threads);
         try (CpuThreads pool = new CpuThreads(threads)) {
-            System.out.println("threads,M,K,N,openblas_gflops,f32_gflops,f32_ratio,bf16_gflops,bf16_ratio");
+            System.out.println("threads,M,K,N,openblas_gflops,f32_gflops,f32_ratio,bf16_gflops,bf16_ratio,packed_bf16_gflops,packed_bf16_ratio");
             for (int ai = 2; ai < args.length; ai++) {
                 String[] s = args[ai].split("x");
                 int m = Integer.parseInt(s[0]), k = Integer.parseInt(s[1]), n = Integer.parseInt(s[2]);
@@ -65,7 +68,10 @@ public final class GemmVsOpenBlas {
                         wb.setAtIndex(I16_LE, i, DType.f32ToBf16(v));
                     }
                     Mat a = Mat.rowMajor(x, 0, DType.F32, k), bf = Mat.transposed(w, 0, DType.F32, k), bb = Mat.transposed(wb, 0, DType.BF16, k);
-                    double flop = 2.0 * m * n * k, blas = 0, f32 = 0, bf16 = 0;
+                    // the form the models run: the BF16 weight packed once (PackedLinear), as after convert or linearWeight
+                    Tensor packedW = n % PackedLinear.PANEL == 0 ? PackedLinear.pack(pool, Tensor.of(DType.BF16, wb, n, k)) : null;
+                    GemmB bp = packedW == null ? null : PackedLinear.view(packedW);
+                    double flop = 2.0 * m * n * k, blas = 0, f32 = 0, bf16 = 0, packed = 0;
                     long start = System.nanoTime();
                     for (int rep = 0; rep < 50 && System.nanoTime() - start < 30e9; rep++) {
                         long t = System.nanoTime();
@@ -77,8 +83,14 @@ public final class GemmVsOpenBlas {
                         t = System.nanoTime();
                         Gemm.multiply(pool, m, n, k, a, bb, c, 0, n, null, null, false);
                         bf16 = Math.max(bf16, flop / (System.nanoTime() - t));
+                        if (bp != null) {
+                            t = System.nanoTime();
+                            Gemm.multiply(pool, m, n, k, a, bp, c, 0, n, null, null, false);
+                            packed = Math.max(packed, flop / (System.nanoTime() - t));
+                        }
                     }
-                    System.out.printf("%d,%d,%d,%d,%.1f,%.1f,%.2f,%.1f,%.2f%n", threads, m, k, n, blas, f32, f32 / blas, bf16, bf16 / blas);
+                    System.out.printf("%d,%d,%d,%d,%.1f,%.1f,%.2f,%.1f,%.2f,%.1f,%.2f%n", threads, m, k, n, blas, f32, f32 / blas, bf16, bf16 / blas,
+                            packed, packed / blas);
                 }
             }
         }

@@ -22,6 +22,13 @@ public interface Backend extends AutoCloseable {
     /** Zero-filled tensor in this backend's memory. */
     Tensor allocate(DType dtype, long... shape);
 
+    /**
+     * A tensor whose every element the caller writes before reading it (stacked rows, attention
+     * outputs, a KV cache read only where filled): this backend may skip the zero fill. Default:
+     * {@link #allocate}.
+     */
+    default Tensor allocateForWrite(DType dtype, long... shape) { return allocate(dtype, shape); }
+
     /** A copy (or the same tensor where no copy is needed) resident in this backend's memory. */
     Tensor upload(Tensor host);
 

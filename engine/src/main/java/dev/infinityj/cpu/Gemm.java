@@ -132,6 +132,9 @@ public final class Gemm {
         }
     }
 
+    /** From this many rows of A (a block) the 512-bit kernel is used where {@link Simd#ZMM_GEMM}. */
+    static final int ZMM_MIN_ROWS = 64;
+
     /** Rows of A packed at once in {@link #blockPanels}: MA·KBLOCK floats (1 MB, Zen 4's L2). */
     static final int MA = 256;
 
@@ -155,9 +158,28 @@ public final class Gemm {
                 boolean add = accumulate || pc > 0, last = pc + kc >= k;
                 float[] aa = sc.a(mPanels * kc * MR);
                 for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
-                float[] bb = sc.b(kc * NR);
+                float[] bb = sc.b(kc * 2 * NR);
                 boolean direct = MR == GemmKernel8x16.MR && b.dtype() == DType.BF16;   // B read by the kernel itself
-                for (int j = n0; j < n1; j += NR) {
+                int j = n0;
+                if (Simd.ZMM_GEMM && mc >= ZMM_MIN_ROWS) {
+                    // 512-bit 8×32 tiles over panel pairs; the widening pass is shared by ≥ 8 row panels
+                    for (; j + 2 * NR <= n1; j += 2 * NR) {
+                        b.packPanelPair(pc, kc, j, bb);
+                        for (int r = 0; r < mPanels; r++) {
+                            int mr = Math.min(MR, mc - r * MR);
+                            long co = cOff + 4 * ((long) (ic + r * MR) * ldc + j);
+                            if (mr == MR) {
+                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 0, sc.acc, c, co, ldcB, add);
+                            } else {
+                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 0, sc.acc, sc.tile, 0, 2 * NR * 4, false);
+                                edge(sc.tile, 2 * NR, mr, 2 * NR, c, co, ldcB, add);
+                            }
+                        }
+                        if (last && (biasN != null || biasM != null))
+                            addBias(c, cOff + 4 * ((long) ic * ldc + j), ldcB, mc, 2 * NR, biasN, j, biasM, ic);
+                    }
+                }
+                for (; j < n1; j += NR) {
                     long bo = b.panelOffset(pc, kc, j);
                     if (!direct) b.packPanel(pc, kc, j, NR, bb, 0);
                     for (int r = 0; r < mPanels; r++) {
@@ -186,9 +208,14 @@ public final class Gemm {
 
     /** C[0..mr, 0..nr] (+)= tile, the same arithmetic as the kernel's own store. */
     private static void edge(MemorySegment tile, int mr, int nr, MemorySegment c, long co, long ldcB, boolean add) {
+        edge(tile, NR, mr, nr, c, co, ldcB, add);
+    }
+
+    /** As above for a tile whose rows are {@code tileCols} floats apart. */
+    private static void edge(MemorySegment tile, int tileCols, int mr, int nr, MemorySegment c, long co, long ldcB, boolean add) {
         for (int i = 0; i < mr; i++)
             for (int j = 0; j < nr; j++) {
-                float v = tile.get(F32_LE, 4L * (i * NR + j));
+                float v = tile.get(F32_LE, 4L * (i * tileCols + j));
                 long o = co + i * ldcB + 4L * j;
                 c.set(F32_LE, o, add ? v + c.get(F32_LE, o) : v);
             }

@@ -57,8 +57,10 @@ final class GemmPack {
         }
     }
 
-    static void rowsF32(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
-        for (int p = 0; p < kc; p++, src += ld, off += 16) {
+    static void rowsF32(MemorySegment s, long src, long ld, int kc, float[] dst, int off) { rowsF32(s, src, ld, kc, dst, off, 16); }
+
+    static void rowsF32(MemorySegment s, long src, long ld, int kc, float[] dst, int off, int stride) {
+        for (int p = 0; p < kc; p++, src += ld, off += stride) {
             FloatVector.fromMemorySegment(Widen.F, s, src, LE).intoArray(dst, off);
             FloatVector.fromMemorySegment(Widen.F, s, src + 32, LE).intoArray(dst, off + 8);
         }
@@ -71,8 +73,10 @@ final class GemmPack {
         }
     }
 
-    static void rowsF16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) {
-        for (int p = 0; p < kc; p++, src += ld, off += 16) {
+    static void rowsF16(MemorySegment s, long src, long ld, int kc, float[] dst, int off) { rowsF16(s, src, ld, kc, dst, off, 16); }
+
+    static void rowsF16(MemorySegment s, long src, long ld, int kc, float[] dst, int off, int stride) {
+        for (int p = 0; p < kc; p++, src += ld, off += stride) {
             Widen.f16(s, src).intoArray(dst, off);
             Widen.f16(s, src + 16).intoArray(dst, off + 8);
         }

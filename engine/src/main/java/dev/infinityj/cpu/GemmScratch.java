@@ -12,9 +12,9 @@ final class GemmScratch {
     private static final ThreadLocal<GemmScratch> LOCAL = ThreadLocal.withInitial(GemmScratch::new);
 
     private float[] a = new float[0], b = new float[0], w = new float[0];
-    final MemorySegment tile = Arena.ofAuto().allocate(Gemm.MR * Gemm.NR * 4L, 64);
-    /** The 8×16 kernel's accumulator tile. */
-    final float[] acc = new float[Gemm.MR * Gemm.NR];
+    final MemorySegment tile = Arena.ofAuto().allocate(Gemm.MR * 32 * 4L, 64);   // room for an 8×32 tile
+    /** The 8×16 and 8×32 kernels' accumulator tile. */
+    final float[] acc = new float[Gemm.MR * 32];
 
     static GemmScratch get() { return LOCAL.get(); }
 

@@ -138,9 +138,9 @@ public final class PackedLinear {
     private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    /** kc groups of 16 interleaved bf16 (see the class comment) → dst[off + 16p + j], exact. */
-    private static void interleavedBf16(MemorySegment s, long src, int kc, float[] dst, int off) {
-        for (int p = 0; p < kc; p++, src += 32, off += 16) {
+    /** kc groups of 16 interleaved bf16 (see the class comment) → dst[off + stride·p + j], exact. */
+    private static void interleavedBf16(MemorySegment s, long src, int kc, float[] dst, int off, int stride) {
+        for (int p = 0; p < kc; p++, src += 32, off += stride) {
             IntVector v = IntVector.fromMemorySegment(I8, s, src, LE);
             v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off);
             v.and(0xffff0000).reinterpretAsFloats().intoArray(dst, off + 8);
@@ -205,6 +205,19 @@ public final class PackedLinear {
             return base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * dtype.byteSize();
         }
 
+        /**
+         * Two adjacent panels (columns j0 … j0+31, j0 a multiple of 32 within N) of K block p0 as
+         * one float panel {@code dst[32p + j]} for {@link GemmKernel8x32}.
+         */
+        void packPanelPair(int p0, int kc, int j0, float[] dst) {
+            long lo = panelOffset(p0, kc, j0), hi = panelOffset(p0, kc, j0 + PANEL);
+            switch (dtype) {
+                case BF16 -> { interleavedBf16(seg, lo, kc, dst, 0, 32); interleavedBf16(seg, hi, kc, dst, PANEL, 32); }
+                case F32 -> { GemmPack.rowsF32(seg, lo, 4L * PANEL, kc, dst, 0, 32); GemmPack.rowsF32(seg, hi, 4L * PANEL, kc, dst, PANEL, 32); }
+                default -> { GemmPack.rowsF16(seg, lo, 2L * PANEL, kc, dst, 0, 32); GemmPack.rowsF16(seg, hi, 2L * PANEL, kc, dst, PANEL, 32); }
+            }
+        }
+
         @Override
         public void packPanel(int p0, int kc, int j0, int nr, float[] dst, int dstOff) {
             if (j0 % PANEL != 0 || nr != PANEL) throw new IllegalStateException("packed panels are read whole: j0 " + j0 + ", nr " + nr);
@@ -212,7 +225,7 @@ public final class PackedLinear {
             long es = dtype.byteSize(), src = base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * es;
             switch (dtype) {
                 case F32 -> GemmPack.rowsF32(seg, src, 4L * PANEL, kc, dst, dstOff);
-                case BF16 -> interleavedBf16(seg, src, kc, dst, dstOff);
+                case BF16 -> interleavedBf16(seg, src, kc, dst, dstOff, PANEL);
                 default -> GemmPack.rowsF16(seg, src, 2L * PANEL, kc, dst, dstOff);
             }
         }

@@ -48,7 +48,7 @@ public final class CrossAttention {
         int bs = (int) x.dim(0);
         long l = x.dim(1), D = x.dim(2), hd = D / heads;
         Tensor q = be.linear(x, matQ, matQBias);
-        Tensor out = be.allocate(DType.F32, bs, l, heads, hd);
+        Tensor out = be.allocateForWrite(DType.F32, bs, l, heads, hd);
         for (int b = 0; b < bs; b++)
             be.copyInto(out.get(b), attend(q.get(b).reshape(l, heads, hd), kv, cu[b], cu[b + 1]));
         return be.linear(out.reshape(bs, l, D), proj, projBias);
@@ -58,7 +58,7 @@ public final class CrossAttention {
     Tensor pool(Tensor learnedQuery, Tensor kv, int[] cu) {
         int n = cu.length - 1;
         long D = learnedQuery.dim(1) * learnedQuery.dim(2);
-        Tensor out = be.allocate(DType.F32, n, 1, learnedQuery.dim(1), learnedQuery.dim(2));
+        Tensor out = be.allocateForWrite(DType.F32, n, 1, learnedQuery.dim(1), learnedQuery.dim(2));
         for (int b = 0; b < n; b++) be.copyInto(out.get(b), attend(learnedQuery, kv, cu[b], cu[b + 1]));
         return be.linear(out.reshape(n, D), proj, projBias);
     }

@@ -16,8 +16,8 @@ public final class KvCache {
         k = new Tensor[batch];
         v = new Tensor[batch];
         for (int b = 0; b < batch; b++) {
-            k[b] = be.allocate(DType.F32, totalTokens, heads, headDim);
-            v[b] = be.allocate(DType.F32, totalTokens, heads, headDim);
+            k[b] = be.allocateForWrite(DType.F32, totalTokens, heads, headDim);   // rows are read only once written
+            v[b] = be.allocateForWrite(DType.F32, totalTokens, heads, headDim);
         }
     }
 

@@ -17,7 +17,7 @@ final class Rows {
         long[] s = first.shape(), shape = new long[s.length + 1];
         shape[0] = n;
         System.arraycopy(s, 0, shape, 1, s.length);
-        Tensor out = be.allocate(DType.F32, shape);
+        Tensor out = be.allocateForWrite(DType.F32, shape);
         be.copyInto(out.get(0), first);
         for (int i = 1; i < n; i++) be.copyInto(out.get(i), part.apply(i));
         return out;
@@ -27,7 +27,7 @@ final class Rows {
     static Tensor concatRows(Backend be, List<Tensor> parts) {
         long rows = 0, c = parts.getFirst().dim(1);
         for (Tensor p : parts) rows += p.dim(0);
-        Tensor out = be.allocate(DType.F32, rows, c);
+        Tensor out = be.allocateForWrite(DType.F32, rows, c);
         long at = 0;
         for (Tensor p : parts) {
             be.copyInto(out.slice(0, at, at + p.dim(0)), p);

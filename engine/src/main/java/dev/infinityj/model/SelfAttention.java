@@ -47,7 +47,7 @@ public final class SelfAttention {
         int bs = (int) h.dim(0);
         long l = h.dim(1), C = h.dim(2), hd = C / heads;
         Tensor qkv = be.linear(h, matQkv, qkvBias);
-        Tensor out = be.allocate(DType.F32, bs, l, heads, hd);
+        Tensor out = be.allocateForWrite(DType.F32, bs, l, heads, hd);
         for (int b = 0; b < bs; b++) {
             Tensor rows = qkv.get(b);
             Tensor q = be.headL2Normalize(Rows.headsOf(rows, 3, 0, heads), qScale, L2_EPS);

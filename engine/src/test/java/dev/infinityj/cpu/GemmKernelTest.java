@@ -17,6 +17,34 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * FMA order, so the choice by register count cannot change results between machines).
  */
 class GemmKernelTest {
+    /** The 512-bit 8×32 kernel equals two 8×16 tiles bit for bit (each element: the same FMA chain, one add into C). */
+    @Test
+    void zmmKernelEqualsTwo8x16Tiles() {
+        Random r = new Random(13);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int kc : new int[] {1, 7, 256}) {
+                float[] a = new float[8 * kc], b32 = new float[32 * kc], lo = new float[16 * kc], hi = new float[16 * kc];
+                for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+                for (int p = 0; p < kc; p++)
+                    for (int j = 0; j < 32; j++) {
+                        float v = (float) r.nextGaussian();
+                        b32[32 * p + j] = v;
+                        if (j < 16) lo[16 * p + j] = v; else hi[16 * p + j - 16] = v;
+                    }
+                for (boolean add : new boolean[] {false, true}) {
+                    MemorySegment c1 = arena.allocate(8 * 160L, 64), c2 = arena.allocate(8 * 160L, 64);
+                    for (int i = 0; i < 8 * 40; i++) { float v = (float) r.nextGaussian(); c1.setAtIndex(F32_LE, i, v); c2.setAtIndex(F32_LE, i, v); }
+                    GemmKernel8x32.run(kc, a, 0, b32, 0, new float[256], c1, 0, 160, add);
+                    GemmKernel8x16.run(kc, a, 0, lo, 0, new float[128], c2, 0, 160, add);
+                    GemmKernel8x16.run(kc, a, 0, hi, 0, new float[128], c2, 64, 160, add);
+                    for (int i = 0; i < 8 * 40; i++)
+                        assertEquals(Float.floatToRawIntBits(c2.getAtIndex(F32_LE, i)), Float.floatToRawIntBits(c1.getAtIndex(F32_LE, i)),
+                                "kc=" + kc + " add=" + add + " element " + i + (i % 40 >= 32 ? " (outside the tile)" : ""));
+                }
+            }
+        }
+    }
+
     /** The BF16 kernel reading interleaved packed panels (PackedLinear) equals the float kernel bit for bit. */
     @Test
     void bf16PanelKernelEqualsFloatKernel() {
