@@ -1,0 +1,318 @@
+package dev.infinityj.cpu;
+
+import dev.infinityj.ShapeException;
+import dev.infinityj.tensor.DType;
+import dev.infinityj.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.infinityj.tensor.Tensor.F32_LE;
+
+/**
+ * 3×3, stride 1, pad 1 convolution by Winograd F(4×4, 3×3) (Lavin &amp; Gray, points 0, ±1, ±2, ∞):
+ * each 4×4 output tile is {@code Aᵀ [ Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B) ] A} over the 6×6 input tile
+ * d_c, i.e. 36 multiplies per tile and channel pair instead of 144 (4× fewer).
+ *
+ * <p>Layout: the transformed weights U are 36 row-major [O, C] matrices ({@link #transformWeights},
+ * done once per weight in float64, see {@link WinogradWeights}); the tiles are processed in chunks
+ * of whole tile rows (at most {@link #CHUNK_BYTES} of transformed data): the input transform writes
+ * V, 36 row-major [C, T] matrices; 36 GEMMs ({@link Gemm#multiply}) give M_ξ = U_ξ · V_ξ, [O, T];
+ * the output transform turns M into 4×4 tiles, adds the bias and writes the rows of y.
+ * Transforms are vectorised over 8 neighbouring tiles of one tile row ({@link Simd#F}, stride-4
+ * gathers from a zero-padded copy of 6 input rows; stride-4 scatters into an output row buffer).
+ *
+ * <p>Determinism: every output element is computed by one fixed sequence of operations — the
+ * chunk split depends only on the shapes, the transforms are element-wise, and {@link Gemm} sums
+ * in an order that depends only on (O, C) — so results are bitwise identical for any thread count.
+ * {@link #reference} is the same algorithm in plain scalar float64 code, for tests.
+ */
+public final class WinogradConv {
+    private WinogradConv() {}
+
+    /** Positions of the 6×6 transform domain. */
+    public static final int POS = 36;
+
+    /** Upper bound on the transformed input plus output of one chunk of tiles (bytes). */
+    static final long CHUNK_BYTES = 24L << 20;
+
+    private static final VectorSpecies<Float> F = Simd.F;
+    private static final int L = 8;                                   // lanes of F
+    private static final int[] STRIDE4 = {0, 4, 8, 12, 16, 20, 24, 28};
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    /** G (6×3) of F(4, 3). */
+    static final double[][] G = {
+            {1 / 4.0, 0, 0},
+            {-1 / 6.0, -1 / 6.0, -1 / 6.0},
+            {-1 / 6.0, 1 / 6.0, -1 / 6.0},
+            {1 / 24.0, 1 / 12.0, 1 / 6.0},
+            {1 / 24.0, -1 / 12.0, 1 / 6.0},
+            {0, 0, 1}};
+    /** Bᵀ (6×6). */
+    static final double[][] BT = {
+            {4, 0, -5, 0, 1, 0},
+            {0, -4, -4, 1, 1, 0},
+            {0, 4, -4, -1, 1, 0},
+            {0, -2, -1, 2, 1, 0},
+            {0, 2, -1, -2, 1, 0},
+            {0, 4, 0, -5, 0, 1}};
+    /** Aᵀ (4×6). */
+    static final double[][] AT = {
+            {1, 1, 1, 1, 1, 0},
+            {0, 1, -1, 2, -2, 0},
+            {0, 1, 1, 4, 4, 0},
+            {0, 1, -1, 8, -8, 1}};
+
+    /** x·s + y. */
+    private static FloatVector fma(FloatVector x, float s, FloatVector y) { return x.fma(FloatVector.broadcast(F, s), y); }
+
+    /** Bytes of transformed weights for O×C filters. */
+    public static long weightBytes(int o, int c) { return (long) POS * o * c * 4; }
+
+    /**
+     * U[ξ = 6i + j][o][c] = (G g_oc Gᵀ)[i][j] for a 3×3 weight [O, C, 3, 3] (any dtype; computed in
+     * float64, rounded once to float), into native memory of {@code arena}.
+     */
+    public static MemorySegment transformWeights(Tensor w, Arena arena) {
+        if (w.rank() != 4 || w.dim(2) != 3 || w.dim(3) != 3) throw new ShapeException("Winograd: expected a 3×3 weight, got " + w.describe());
+        int o = Math.toIntExact(w.dim(0)), c = Math.toIntExact(w.dim(1));
+        MemorySegment u = arena.allocate(weightBytes(o, c), 64);
+        long plane = (long) o * c;
+        double[] g = new double[9], t = new double[18];
+        for (int oc = 0; oc < o; oc++) {
+            float[] rows = w.get(oc).contiguous().to(DType.F32).toFloatArray();   // [C, 3, 3]
+            for (int ci = 0; ci < c; ci++) {
+                for (int k = 0; k < 9; k++) g[k] = rows[ci * 9 + k];
+                for (int i = 0; i < 6; i++)                                          // t = G g  (6×3)
+                    for (int b = 0; b < 3; b++) t[i * 3 + b] = G[i][0] * g[b] + G[i][1] * g[3 + b] + G[i][2] * g[6 + b];
+                long at = (long) oc * c + ci;
+                for (int i = 0; i < 6; i++)                                          // U = t Gᵀ (6×6)
+                    for (int j = 0; j < 6; j++) {
+                        double v = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2];
+                        u.set(F32_LE, 4 * ((i * 6 + j) * plane + at), (float) v);
+                    }
+            }
+        }
+        return u;
+    }
+
+    /** Tile rows per chunk for this shape (depends only on the shape, never on threads). */
+    static int chunkTileRows(int c, int o, int tilesX, int tilesY, long chunkBytes) {
+        long perTile = (long) POS * (c + o) * 4;
+        long tiles = Math.max(1, Math.min(2048, chunkBytes / perTile));
+        return (int) Math.max(1, Math.min(tilesY, tiles / tilesX));
+    }
+
+    /**
+     * y[O, H, W] (contiguous at byte {@code yOff} of {@code y}) = conv3×3(pad 1)(x) + bias, x [C, H, W]
+     * at byte {@code xOff} of {@code xs} with the given channel and row strides (elements; rows
+     * contiguous), u from {@link #transformWeights}.
+     */
+    public static void conv(CpuThreads pool, MemorySegment xs, long xOff, long chStride, long rowStride, int c, int h, int w,
+                            MemorySegment u, int o, float[] bias, MemorySegment y, long yOff) {
+        conv(pool, xs, xOff, chStride, rowStride, c, h, w, u, o, bias, y, yOff, CHUNK_BYTES);
+    }
+
+    /** {@link #conv} with chunks of at most {@code chunkBytes} (tests: several chunks on small maps). */
+    static void conv(CpuThreads pool, MemorySegment xs, long xOff, long chStride, long rowStride, int c, int h, int w,
+                     MemorySegment u, int o, float[] bias, MemorySegment y, long yOff, long chunkBytes) {
+        if (c < 1 || o < 1 || h < 1 || w < 1) throw new ShapeException("Winograd: empty conv " + c + "→" + o + " at " + h + "×" + w);
+        if (u.byteSize() < weightBytes(o, c)) throw new ShapeException("Winograd: transformed weights too small");
+        int tilesX = (w + 3) / 4, tilesY = (h + 3) / 4;
+        int rowsPer = chunkTileRows(c, o, tilesX, tilesY, chunkBytes);
+        int maxT = rowsPer * tilesX;
+        int ld = (maxT + 7 + L - 1) / L * L;       // row length of V and M: room for the last 8-tile block's overhang
+        Tensor vt = Tensor.allocateUninitialized(DType.F32, (long) POS * c * ld);
+        Tensor mt = Tensor.allocateUninitialized(DType.F32, (long) POS * o * ld);
+        MemorySegment v = vt.segment(), m = mt.segment();
+        int rowBuf = (tilesX + L - 1) / L * L * 4 + 8;
+        for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPer) {
+            final int r0 = ty0, r1 = Math.min(tilesY, ty0 + rowsPer), nt = (r1 - r0) * tilesX;
+            pool.parallelRange(c, 1, (c0, c1) -> {
+                float[] rows = new float[6 * rowBuf], tmp = new float[POS * L];
+                for (int ci = (int) c0; ci < c1; ci++)
+                    for (int ty = r0; ty < r1; ty++) {
+                        loadRows(xs, xOff + 4 * (ci * chStride), rowStride, h, w, 4 * ty - 1, rows, rowBuf);
+                        for (int tx = 0; tx < tilesX; tx += L)
+                            inputBlock(rows, rowBuf, 4 * tx, tmp, v, 4 * ((long) ci * ld + (long) (ty - r0) * tilesX + tx), 4L * c * ld);
+                    }
+            });
+            pool.parallelFor(POS, xi -> Gemm.multiply(pool, o, nt, c,
+                    Mat.rowMajor(u, 4L * xi * o * c, DType.F32, c),
+                    Mat.rowMajor(v, 4L * xi * c * ld, DType.F32, ld),
+                    m, 4L * xi * o * ld, ld, null, null, false));
+            pool.parallelRange(o, 1, (o0, o1) -> {
+                float[] out = new float[4 * rowBuf], tmp = new float[24 * L];
+                for (int oc = (int) o0; oc < o1; oc++) {
+                    float b = bias == null ? 0f : bias[oc];
+                    for (int ty = r0; ty < r1; ty++) {
+                        for (int tx = 0; tx < tilesX; tx += L)
+                            outputBlock(m, 4 * ((long) oc * ld + (long) (ty - r0) * tilesX + tx), 4L * o * ld, b, tmp, out, rowBuf, 4 * tx);
+                        int rowsOut = Math.min(4, h - 4 * ty);
+                        for (int i = 0; i < rowsOut; i++)
+                            MemorySegment.copy(out, i * rowBuf, y, F32_LE, yOff + 4 * (((long) oc * h + 4 * ty + i) * w), w);
+                    }
+                }
+            });
+        }
+        java.lang.ref.Reference.reachabilityFence(vt);
+        java.lang.ref.Reference.reachabilityFence(mt);
+    }
+
+    /**
+     * Input rows iy0 … iy0+5 of one channel into {@code rows} (row k at k·len), zero padded:
+     * rows[k·len + 1 + x] = x[iy0+k][x], zeros for x = −1 and x ≥ W and for rows outside the map.
+     */
+    static void loadRows(MemorySegment xs, long chanOff, long rowStride, int h, int w, int iy0, float[] rows, int len) {
+        for (int k = 0; k < 6; k++) {
+            int iy = iy0 + k, at = k * len;
+            if (iy < 0 || iy >= h) java.util.Arrays.fill(rows, at, at + len, 0f);
+            else {
+                rows[at] = 0f;
+                MemorySegment.copy(xs, F32_LE, chanOff + 4 * (iy * rowStride), rows, at + 1, w);
+                java.util.Arrays.fill(rows, at + 1 + w, at + len, 0f);
+            }
+        }
+    }
+
+    /**
+     * Bᵀ d B of 8 neighbouring tiles (columns x0 + 4t − 1 …, t &lt; 8, of the padded rows) into
+     * V[ξ] at byte {@code vOff + ξ·vPlane} (8 floats each).
+     */
+    static void inputBlock(float[] rows, int len, int x0, float[] tmp, MemorySegment v, long vOff, long vPlane) {
+        for (int l = 0; l < 6; l++) inputColumn(rows, len, x0 + l, tmp, l);           // tmp[i][l] = (Bᵀ d)[i][l]
+        for (int i = 0; i < 6; i++) inputRow(tmp, i, v, vOff + 6L * i * vPlane, vPlane); // V[i][j] = (tmp B)[i][j]
+    }
+
+    private static void inputColumn(float[] rows, int len, int x, float[] tmp, int l) {
+        FloatVector d0 = FloatVector.fromArray(F, rows, x, STRIDE4, 0);
+        FloatVector d1 = FloatVector.fromArray(F, rows, len + x, STRIDE4, 0);
+        FloatVector d2 = FloatVector.fromArray(F, rows, 2 * len + x, STRIDE4, 0);
+        FloatVector d3 = FloatVector.fromArray(F, rows, 3 * len + x, STRIDE4, 0);
+        FloatVector d4 = FloatVector.fromArray(F, rows, 4 * len + x, STRIDE4, 0);
+        FloatVector d5 = FloatVector.fromArray(F, rows, 5 * len + x, STRIDE4, 0);
+        FloatVector a = fma(d2, -4f, d4), b = fma(d1, -4f, d3), cc = d4.sub(d2), dd = d3.sub(d1).mul(2f);
+        fma(d0, 4f, fma(d2, -5f, d4)).intoArray(tmp, l * L);
+        a.add(b).intoArray(tmp, (6 + l) * L);
+        a.sub(b).intoArray(tmp, (12 + l) * L);
+        cc.add(dd).intoArray(tmp, (18 + l) * L);
+        cc.sub(dd).intoArray(tmp, (24 + l) * L);
+        fma(d1, 4f, fma(d3, -5f, d5)).intoArray(tmp, (30 + l) * L);
+    }
+
+    private static void inputRow(float[] tmp, int i, MemorySegment v, long off, long plane) {
+        int t = i * 6 * L;
+        FloatVector d0 = FloatVector.fromArray(F, tmp, t);
+        FloatVector d1 = FloatVector.fromArray(F, tmp, t + L);
+        FloatVector d2 = FloatVector.fromArray(F, tmp, t + 2 * L);
+        FloatVector d3 = FloatVector.fromArray(F, tmp, t + 3 * L);
+        FloatVector d4 = FloatVector.fromArray(F, tmp, t + 4 * L);
+        FloatVector d5 = FloatVector.fromArray(F, tmp, t + 5 * L);
+        FloatVector a = fma(d2, -4f, d4), b = fma(d1, -4f, d3), cc = d4.sub(d2), dd = d3.sub(d1).mul(2f);
+        fma(d0, 4f, fma(d2, -5f, d4)).intoMemorySegment(v, off, LE);
+        a.add(b).intoMemorySegment(v, off + plane, LE);
+        a.sub(b).intoMemorySegment(v, off + 2 * plane, LE);
+        cc.add(dd).intoMemorySegment(v, off + 3 * plane, LE);
+        cc.sub(dd).intoMemorySegment(v, off + 4 * plane, LE);
+        fma(d1, 4f, fma(d3, -5f, d5)).intoMemorySegment(v, off + 5 * plane, LE);
+    }
+
+    /**
+     * Aᵀ M A + bias of 8 neighbouring tiles (M[ξ] at byte {@code mOff + ξ·mPlane}) into the 4
+     * output row buffers {@code out} (row i at i·len), columns x0 + 4t + j.
+     */
+    static void outputBlock(MemorySegment m, long mOff, long mPlane, float bias, float[] tmp, float[] out, int len, int x0) {
+        for (int j = 0; j < 6; j++) outputColumn(m, mOff + j * mPlane, 6 * mPlane, tmp, j);  // tmp[r][j] = (Aᵀ M)[r][j]
+        for (int r = 0; r < 4; r++) outputRow(tmp, r, bias, out, r * len + x0);
+    }
+
+    private static void outputColumn(MemorySegment m, long off, long step, float[] tmp, int j) {
+        FloatVector m0 = FloatVector.fromMemorySegment(F, m, off, LE);
+        FloatVector m1 = FloatVector.fromMemorySegment(F, m, off + step, LE);
+        FloatVector m2 = FloatVector.fromMemorySegment(F, m, off + 2 * step, LE);
+        FloatVector m3 = FloatVector.fromMemorySegment(F, m, off + 3 * step, LE);
+        FloatVector m4 = FloatVector.fromMemorySegment(F, m, off + 4 * step, LE);
+        FloatVector m5 = FloatVector.fromMemorySegment(F, m, off + 5 * step, LE);
+        FloatVector a = m1.add(m2), b = m1.sub(m2), cc = m3.add(m4), dd = m3.sub(m4);
+        m0.add(a).add(cc).intoArray(tmp, j * L);
+        fma(dd, 2f, b).intoArray(tmp, (6 + j) * L);
+        fma(cc, 4f, a).intoArray(tmp, (12 + j) * L);
+        fma(dd, 8f, b).add(m5).intoArray(tmp, (18 + j) * L);
+    }
+
+    private static void outputRow(float[] tmp, int r, float bias, float[] out, int at) {
+        int t = r * 6 * L;
+        FloatVector m0 = FloatVector.fromArray(F, tmp, t);
+        FloatVector m1 = FloatVector.fromArray(F, tmp, t + L);
+        FloatVector m2 = FloatVector.fromArray(F, tmp, t + 2 * L);
+        FloatVector m3 = FloatVector.fromArray(F, tmp, t + 3 * L);
+        FloatVector m4 = FloatVector.fromArray(F, tmp, t + 4 * L);
+        FloatVector m5 = FloatVector.fromArray(F, tmp, t + 5 * L);
+        FloatVector a = m1.add(m2), b = m1.sub(m2), cc = m3.add(m4), dd = m3.sub(m4);
+        m0.add(a).add(cc).add(bias).intoArray(out, at, STRIDE4, 0);
+        fma(dd, 2f, b).add(bias).intoArray(out, at + 1, STRIDE4, 0);
+        fma(cc, 4f, a).add(bias).intoArray(out, at + 2, STRIDE4, 0);
+        fma(dd, 8f, b).add(m5).add(bias).intoArray(out, at + 3, STRIDE4, 0);
+    }
+
+    /**
+     * The same algorithm in plain float64 scalar code (weights transformed here too), for tests:
+     * x [C][H][W] (contiguous), w [O][C][3][3], bias (nullable) → y [O][H][W].
+     */
+    public static double[] reference(double[] x, int c, int h, int w, double[] wt, int o, double[] bias) {
+        int tilesX = (w + 3) / 4, tilesY = (h + 3) / 4;
+        double[] y = new double[o * h * w];
+        double[][] u = new double[o * c][36];
+        for (int k = 0; k < o * c; k++)
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++) {
+                    double s = 0;
+                    for (int a = 0; a < 3; a++)
+                        for (int b = 0; b < 3; b++) s += G[i][a] * wt[k * 9 + a * 3 + b] * G[j][b];
+                    u[k][i * 6 + j] = s;
+                }
+        double[] d = new double[36], vt = new double[36];
+        for (int ty = 0; ty < tilesY; ty++)
+            for (int tx = 0; tx < tilesX; tx++) {
+                double[][] v = new double[c][36];
+                for (int ci = 0; ci < c; ci++) {
+                    for (int k = 0; k < 6; k++)
+                        for (int l = 0; l < 6; l++) {
+                            int iy = 4 * ty - 1 + k, ix = 4 * tx - 1 + l;
+                            d[k * 6 + l] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[(ci * h + iy) * w + ix] : 0;
+                        }
+                    for (int i = 0; i < 6; i++)
+                        for (int l = 0; l < 6; l++) {
+                            double s = 0;
+                            for (int k = 0; k < 6; k++) s += BT[i][k] * d[k * 6 + l];
+                            vt[i * 6 + l] = s;
+                        }
+                    for (int i = 0; i < 6; i++)
+                        for (int j = 0; j < 6; j++) {
+                            double s = 0;
+                            for (int l = 0; l < 6; l++) s += vt[i * 6 + l] * BT[j][l];
+                            v[ci][i * 6 + j] = s;
+                        }
+                }
+                for (int oc = 0; oc < o; oc++) {
+                    double[] mm = new double[36];
+                    for (int ci = 0; ci < c; ci++)
+                        for (int p = 0; p < 36; p++) mm[p] += u[oc * c + ci][p] * v[ci][p];
+                    for (int r = 0; r < 4; r++)
+                        for (int s2 = 0; s2 < 4; s2++) {
+                            int oy = 4 * ty + r, ox = 4 * tx + s2;
+                            if (oy >= h || ox >= w) continue;
+                            double s = bias == null ? 0 : bias[oc];
+                            for (int i = 0; i < 6; i++)
+                                for (int j = 0; j < 6; j++) s += AT[r][i] * mm[i * 6 + j] * AT[s2][j];
+                            y[(oc * h + oy) * w + ox] = s;
+                        }
+                }
+            }
+        return y;
+    }
+}
