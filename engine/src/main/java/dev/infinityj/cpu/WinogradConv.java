@@ -22,8 +22,10 @@ import static dev.infinityj.tensor.Tensor.F32_LE;
  * of whole tile rows (at most {@link #CHUNK_BYTES} of transformed data): the input transform writes
  * V, 36 row-major [C, T] matrices; 36 GEMMs ({@link Gemm#multiply}) give M_ξ = U_ξ · V_ξ, [O, T];
  * the output transform turns M into 4×4 tiles, adds the bias and writes the rows of y.
- * Transforms are vectorised over 8 neighbouring tiles of one tile row ({@link Simd#F}, stride-4
- * gathers from a zero-padded copy of 6 input rows; stride-4 scatters into an output row buffer).
+ * Transforms are vectorised over 8 neighbouring tiles of one tile row ({@link Simd#F}): the 6 input
+ * rows of a tile row are copied, zero padded, and split into the 4 phases of the tile grid (x mod 4)
+ * so that every tap of 8 tiles is one contiguous load; the output rows come out in phases too and
+ * are interleaved while copied out (gathers and scatters measured ~10× slower here).
  *
  * <p>Determinism: every output element is computed by one fixed sequence of operations — the
  * chunk split depends only on the shapes, the transforms are element-wise, and {@link Gemm} sums
@@ -37,11 +39,10 @@ public final class WinogradConv {
     public static final int POS = 36;
 
     /** Upper bound on the transformed input plus output of one chunk of tiles (bytes). */
-    static final long CHUNK_BYTES = 24L << 20;
+    static final long CHUNK_BYTES = Long.getLong("infinityj.winogradChunkBytes", 24L << 20);
 
     private static final VectorSpecies<Float> F = Simd.F;
     private static final int L = 8;                                   // lanes of F
-    private static final int[] STRIDE4 = {0, 4, 8, 12, 16, 20, 24, 28};
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /** G (6×3) of F(4, 3). */
@@ -67,8 +68,9 @@ public final class WinogradConv {
             {0, 1, 1, 4, 4, 0},
             {0, 1, -1, 8, -8, 1}};
 
-    /** x·s + y. */
-    private static FloatVector fma(FloatVector x, float s, FloatVector y) { return x.fma(FloatVector.broadcast(F, s), y); }
+    // transform constants as vectors (no helper call: helpers inside these kernels hit C2's inlining node limit)
+    private static final FloatVector P2 = FloatVector.broadcast(F, 2f), P4 = FloatVector.broadcast(F, 4f),
+            P8 = FloatVector.broadcast(F, 8f), M4 = FloatVector.broadcast(F, -4f), M5 = FloatVector.broadcast(F, -5f);
 
     /** Bytes of transformed weights for O×C filters. */
     public static long weightBytes(int o, int c) { return (long) POS * o * c * 4; }
@@ -82,22 +84,30 @@ public final class WinogradConv {
         int o = Math.toIntExact(w.dim(0)), c = Math.toIntExact(w.dim(1));
         MemorySegment u = arena.allocate(weightBytes(o, c), 64);
         long plane = (long) o * c;
-        double[] g = new double[9], t = new double[18];
+        double[] t = new double[36];
         for (int oc = 0; oc < o; oc++) {
             float[] rows = w.get(oc).contiguous().to(DType.F32).toFloatArray();   // [C, 3, 3]
             for (int ci = 0; ci < c; ci++) {
-                for (int k = 0; k < 9; k++) g[k] = rows[ci * 9 + k];
-                for (int i = 0; i < 6; i++)                                          // t = G g  (6×3)
-                    for (int b = 0; b < 3; b++) t[i * 3 + b] = G[i][0] * g[b] + G[i][1] * g[3 + b] + G[i][2] * g[6 + b];
-                long at = (long) oc * c + ci;
-                for (int i = 0; i < 6; i++)                                          // U = t Gᵀ (6×6)
-                    for (int j = 0; j < 6; j++) {
-                        double v = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2];
-                        u.set(F32_LE, 4 * ((i * 6 + j) * plane + at), (float) v);
-                    }
+                transformFilter(rows, ci * 9, t);
+                storeFilter(t, u, (long) oc * c + ci, plane);
             }
         }
         return u;
+    }
+
+    /** t[6i + j] = (G g Gᵀ)[i][j] of the 3×3 filter g at rows[off …] (row-major), in float64. */
+    static void transformFilter(float[] g, int off, double[] t) {
+        for (int i = 0; i < 6; i++) {
+            double r0 = G[i][0] * g[off] + G[i][1] * g[off + 3] + G[i][2] * g[off + 6];      // (G g)[i][0..2]
+            double r1 = G[i][0] * g[off + 1] + G[i][1] * g[off + 4] + G[i][2] * g[off + 7];
+            double r2 = G[i][0] * g[off + 2] + G[i][1] * g[off + 5] + G[i][2] * g[off + 8];
+            for (int j = 0; j < 6; j++) t[i * 6 + j] = r0 * G[j][0] + r1 * G[j][1] + r2 * G[j][2];
+        }
+    }
+
+    /** Rounds t to float into U[ξ][at] (U[ξ] a plane of {@code plane} floats). */
+    private static void storeFilter(double[] t, MemorySegment u, long at, long plane) {
+        for (int k = 0; k < 36; k++) u.set(F32_LE, 4 * (k * plane + at), (float) t[k]);
     }
 
     /** Tile rows per chunk for this shape (depends only on the shape, never on threads). */
@@ -129,16 +139,16 @@ public final class WinogradConv {
         Tensor vt = Tensor.allocateUninitialized(DType.F32, (long) POS * c * ld);
         Tensor mt = Tensor.allocateUninitialized(DType.F32, (long) POS * o * ld);
         MemorySegment v = vt.segment(), m = mt.segment();
-        int rowBuf = (tilesX + L - 1) / L * L * 4 + 8;
+        int pl = (tilesX + L - 1) / L * L + L;     // one phase of one row: tiles, rounded up, + room for the shift by one tile
         for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPer) {
             final int r0 = ty0, r1 = Math.min(tilesY, ty0 + rowsPer), nt = (r1 - r0) * tilesX;
             pool.parallelRange(c, 1, (c0, c1) -> {
-                float[] rows = new float[6 * rowBuf], tmp = new float[POS * L];
+                float[] line = new float[4 * pl], rows = new float[24 * pl], tmp = new float[POS * L];
                 for (int ci = (int) c0; ci < c1; ci++)
                     for (int ty = r0; ty < r1; ty++) {
-                        loadRows(xs, xOff + 4 * (ci * chStride), rowStride, h, w, 4 * ty - 1, rows, rowBuf);
+                        loadRows(xs, xOff + 4 * (ci * chStride), rowStride, h, w, 4 * ty - 1, line, rows, pl);
                         for (int tx = 0; tx < tilesX; tx += L)
-                            inputBlock(rows, rowBuf, 4 * tx, tmp, v, 4 * ((long) ci * ld + (long) (ty - r0) * tilesX + tx), 4L * c * ld);
+                            inputBlock(rows, pl, tx, tmp, v, 4 * ((long) ci * ld + (long) (ty - r0) * tilesX + tx), 4L * c * ld);
                     }
             });
             pool.parallelFor(POS, xi -> Gemm.multiply(pool, o, nt, c,
@@ -146,15 +156,15 @@ public final class WinogradConv {
                     Mat.rowMajor(v, 4L * xi * c * ld, DType.F32, ld),
                     m, 4L * xi * o * ld, ld, null, null, false));
             pool.parallelRange(o, 1, (o0, o1) -> {
-                float[] out = new float[4 * rowBuf], tmp = new float[24 * L];
+                float[] out = new float[16 * pl], line = new float[4 * pl], tmp = new float[24 * L];
                 for (int oc = (int) o0; oc < o1; oc++) {
                     float b = bias == null ? 0f : bias[oc];
                     for (int ty = r0; ty < r1; ty++) {
                         for (int tx = 0; tx < tilesX; tx += L)
-                            outputBlock(m, 4 * ((long) oc * ld + (long) (ty - r0) * tilesX + tx), 4L * o * ld, b, tmp, out, rowBuf, 4 * tx);
+                            outputBlock(m, 4 * ((long) oc * ld + (long) (ty - r0) * tilesX + tx), 4L * o * ld, b, tmp, out, pl, tx);
                         int rowsOut = Math.min(4, h - 4 * ty);
                         for (int i = 0; i < rowsOut; i++)
-                            MemorySegment.copy(out, i * rowBuf, y, F32_LE, yOff + 4 * (((long) oc * h + 4 * ty + i) * w), w);
+                            storeRow(out, 4 * i * pl, pl, line, w, y, yOff + 4 * (((long) oc * h + 4 * ty + i) * w));
                     }
                 }
             });
@@ -164,44 +174,57 @@ public final class WinogradConv {
     }
 
     /**
-     * Input rows iy0 … iy0+5 of one channel into {@code rows} (row k at k·len), zero padded:
-     * rows[k·len + 1 + x] = x[iy0+k][x], zeros for x = −1 and x ≥ W and for rows outside the map.
+     * Input rows iy0 … iy0+5 of one channel, zero padded (x = −1, x ≥ W, rows outside the map) and
+     * split into the 4 phases of the tile grid: rows[(4k + q)·pl + t] = x[iy0+k][4t + q − 1].
+     * {@code line} is scratch of at least 4·pl floats.
      */
-    static void loadRows(MemorySegment xs, long chanOff, long rowStride, int h, int w, int iy0, float[] rows, int len) {
+    static void loadRows(MemorySegment xs, long chanOff, long rowStride, int h, int w, int iy0, float[] line, float[] rows, int pl) {
         for (int k = 0; k < 6; k++) {
-            int iy = iy0 + k, at = k * len;
-            if (iy < 0 || iy >= h) java.util.Arrays.fill(rows, at, at + len, 0f);
+            int iy = iy0 + k;
+            if (iy < 0 || iy >= h) java.util.Arrays.fill(rows, 4 * k * pl, 4 * (k + 1) * pl, 0f);
             else {
-                rows[at] = 0f;
-                MemorySegment.copy(xs, F32_LE, chanOff + 4 * (iy * rowStride), rows, at + 1, w);
-                java.util.Arrays.fill(rows, at + 1 + w, at + len, 0f);
+                line[0] = 0f;
+                MemorySegment.copy(xs, F32_LE, chanOff + 4 * (iy * rowStride), line, 1, w);
+                java.util.Arrays.fill(line, 1 + w, 4 * pl, 0f);
+                split4(line, rows, 4 * k * pl, pl);
             }
         }
     }
 
-    /**
-     * Bᵀ d B of 8 neighbouring tiles (columns x0 + 4t − 1 …, t &lt; 8, of the padded rows) into
-     * V[ξ] at byte {@code vOff + ξ·vPlane} (8 floats each).
-     */
-    static void inputBlock(float[] rows, int len, int x0, float[] tmp, MemorySegment v, long vOff, long vPlane) {
-        for (int l = 0; l < 6; l++) inputColumn(rows, len, x0 + l, tmp, l);           // tmp[i][l] = (Bᵀ d)[i][l]
-        for (int i = 0; i < 6; i++) inputRow(tmp, i, v, vOff + 6L * i * vPlane, vPlane); // V[i][j] = (tmp B)[i][j]
+    /** dst[at + q·pl + t] = line[4t + q] for t &lt; pl, q &lt; 4. */
+    private static void split4(float[] line, float[] dst, int at, int pl) {
+        for (int t = 0; t < pl; t++) {
+            dst[at + t] = line[4 * t];
+            dst[at + pl + t] = line[4 * t + 1];
+            dst[at + 2 * pl + t] = line[4 * t + 2];
+            dst[at + 3 * pl + t] = line[4 * t + 3];
+        }
     }
 
-    private static void inputColumn(float[] rows, int len, int x, float[] tmp, int l) {
-        FloatVector d0 = FloatVector.fromArray(F, rows, x, STRIDE4, 0);
-        FloatVector d1 = FloatVector.fromArray(F, rows, len + x, STRIDE4, 0);
-        FloatVector d2 = FloatVector.fromArray(F, rows, 2 * len + x, STRIDE4, 0);
-        FloatVector d3 = FloatVector.fromArray(F, rows, 3 * len + x, STRIDE4, 0);
-        FloatVector d4 = FloatVector.fromArray(F, rows, 4 * len + x, STRIDE4, 0);
-        FloatVector d5 = FloatVector.fromArray(F, rows, 5 * len + x, STRIDE4, 0);
-        FloatVector a = fma(d2, -4f, d4), b = fma(d1, -4f, d3), cc = d4.sub(d2), dd = d3.sub(d1).mul(2f);
-        fma(d0, 4f, fma(d2, -5f, d4)).intoArray(tmp, l * L);
+    /**
+     * Bᵀ d B of 8 neighbouring tiles tx … tx+7 (from {@link #loadRows}' phases) into V[ξ] at byte
+     * {@code vOff + ξ·vPlane} (8 floats each).
+     */
+    static void inputBlock(float[] rows, int pl, int tx, float[] tmp, MemorySegment v, long vOff, long vPlane) {
+        for (int l = 0; l < 6; l++) inputColumn(rows, pl, (l & 3) * pl + tx + (l >> 2), tmp, l);  // tmp[i][l] = (Bᵀ d)[i][l]
+        for (int i = 0; i < 6; i++) inputRow(tmp, i, v, vOff + 6L * i * vPlane, vPlane);          // V[i][j] = (tmp B)[i][j]
+    }
+
+    /** Column l of Bᵀ d: d[k][l] = rows[4k·pl + at …] (8 tiles). */
+    private static void inputColumn(float[] rows, int pl, int at, float[] tmp, int l) {
+        FloatVector d0 = FloatVector.fromArray(F, rows, at);
+        FloatVector d1 = FloatVector.fromArray(F, rows, 4 * pl + at);
+        FloatVector d2 = FloatVector.fromArray(F, rows, 8 * pl + at);
+        FloatVector d3 = FloatVector.fromArray(F, rows, 12 * pl + at);
+        FloatVector d4 = FloatVector.fromArray(F, rows, 16 * pl + at);
+        FloatVector d5 = FloatVector.fromArray(F, rows, 20 * pl + at);
+        FloatVector a = d2.fma(M4, d4), b = d1.fma(M4, d3), cc = d4.sub(d2), dd = d3.sub(d1).mul(P2);
+        d0.fma(P4, d2.fma(M5, d4)).intoArray(tmp, l * L);
         a.add(b).intoArray(tmp, (6 + l) * L);
         a.sub(b).intoArray(tmp, (12 + l) * L);
         cc.add(dd).intoArray(tmp, (18 + l) * L);
         cc.sub(dd).intoArray(tmp, (24 + l) * L);
-        fma(d1, 4f, fma(d3, -5f, d5)).intoArray(tmp, (30 + l) * L);
+        d1.fma(P4, d3.fma(M5, d5)).intoArray(tmp, (30 + l) * L);
     }
 
     private static void inputRow(float[] tmp, int i, MemorySegment v, long off, long plane) {
@@ -212,22 +235,33 @@ public final class WinogradConv {
         FloatVector d3 = FloatVector.fromArray(F, tmp, t + 3 * L);
         FloatVector d4 = FloatVector.fromArray(F, tmp, t + 4 * L);
         FloatVector d5 = FloatVector.fromArray(F, tmp, t + 5 * L);
-        FloatVector a = fma(d2, -4f, d4), b = fma(d1, -4f, d3), cc = d4.sub(d2), dd = d3.sub(d1).mul(2f);
-        fma(d0, 4f, fma(d2, -5f, d4)).intoMemorySegment(v, off, LE);
+        FloatVector a = d2.fma(M4, d4), b = d1.fma(M4, d3), cc = d4.sub(d2), dd = d3.sub(d1).mul(P2);
+        d0.fma(P4, d2.fma(M5, d4)).intoMemorySegment(v, off, LE);
         a.add(b).intoMemorySegment(v, off + plane, LE);
         a.sub(b).intoMemorySegment(v, off + 2 * plane, LE);
         cc.add(dd).intoMemorySegment(v, off + 3 * plane, LE);
         cc.sub(dd).intoMemorySegment(v, off + 4 * plane, LE);
-        fma(d1, 4f, fma(d3, -5f, d5)).intoMemorySegment(v, off + 5 * plane, LE);
+        d1.fma(P4, d3.fma(M5, d5)).intoMemorySegment(v, off + 5 * plane, LE);
     }
 
     /**
-     * Aᵀ M A + bias of 8 neighbouring tiles (M[ξ] at byte {@code mOff + ξ·mPlane}) into the 4
-     * output row buffers {@code out} (row i at i·len), columns x0 + 4t + j.
+     * Aᵀ M A + bias of 8 neighbouring tiles tx … tx+7 (M[ξ] at byte {@code mOff + ξ·mPlane}) into
+     * the phases of the 4 output rows: out[(4r + j)·pl + tx + t] = y[r][4(tx+t) + j].
      */
-    static void outputBlock(MemorySegment m, long mOff, long mPlane, float bias, float[] tmp, float[] out, int len, int x0) {
+    static void outputBlock(MemorySegment m, long mOff, long mPlane, float bias, float[] tmp, float[] out, int pl, int tx) {
         for (int j = 0; j < 6; j++) outputColumn(m, mOff + j * mPlane, 6 * mPlane, tmp, j);  // tmp[r][j] = (Aᵀ M)[r][j]
-        for (int r = 0; r < 4; r++) outputRow(tmp, r, bias, out, r * len + x0);
+        for (int r = 0; r < 4; r++) outputRow(tmp, r, bias, out, 4 * r * pl + tx, pl);
+    }
+
+    /** Interleaves the 4 phases of one output row (at out[at …]) and writes its w values at byte yOff. */
+    static void storeRow(float[] out, int at, int pl, float[] line, int w, MemorySegment y, long yOff) {
+        for (int t = 0; 4 * t < w; t++) {
+            line[4 * t] = out[at + t];
+            line[4 * t + 1] = out[at + pl + t];
+            line[4 * t + 2] = out[at + 2 * pl + t];
+            line[4 * t + 3] = out[at + 3 * pl + t];
+        }
+        MemorySegment.copy(line, 0, y, F32_LE, yOff, w);
     }
 
     private static void outputColumn(MemorySegment m, long off, long step, float[] tmp, int j) {
@@ -239,12 +273,12 @@ public final class WinogradConv {
         FloatVector m5 = FloatVector.fromMemorySegment(F, m, off + 5 * step, LE);
         FloatVector a = m1.add(m2), b = m1.sub(m2), cc = m3.add(m4), dd = m3.sub(m4);
         m0.add(a).add(cc).intoArray(tmp, j * L);
-        fma(dd, 2f, b).intoArray(tmp, (6 + j) * L);
-        fma(cc, 4f, a).intoArray(tmp, (12 + j) * L);
-        fma(dd, 8f, b).add(m5).intoArray(tmp, (18 + j) * L);
+        dd.fma(P2, b).intoArray(tmp, (6 + j) * L);
+        cc.fma(P4, a).intoArray(tmp, (12 + j) * L);
+        dd.fma(P8, b).add(m5).intoArray(tmp, (18 + j) * L);
     }
 
-    private static void outputRow(float[] tmp, int r, float bias, float[] out, int at) {
+    private static void outputRow(float[] tmp, int r, float bias, float[] out, int at, int pl) {
         int t = r * 6 * L;
         FloatVector m0 = FloatVector.fromArray(F, tmp, t);
         FloatVector m1 = FloatVector.fromArray(F, tmp, t + L);
@@ -253,10 +287,10 @@ public final class WinogradConv {
         FloatVector m4 = FloatVector.fromArray(F, tmp, t + 4 * L);
         FloatVector m5 = FloatVector.fromArray(F, tmp, t + 5 * L);
         FloatVector a = m1.add(m2), b = m1.sub(m2), cc = m3.add(m4), dd = m3.sub(m4);
-        m0.add(a).add(cc).add(bias).intoArray(out, at, STRIDE4, 0);
-        fma(dd, 2f, b).add(bias).intoArray(out, at + 1, STRIDE4, 0);
-        fma(cc, 4f, a).add(bias).intoArray(out, at + 2, STRIDE4, 0);
-        fma(dd, 8f, b).add(m5).add(bias).intoArray(out, at + 3, STRIDE4, 0);
+        m0.add(a).add(cc).add(bias).intoArray(out, at);
+        dd.fma(P2, b).add(bias).intoArray(out, at + pl);
+        cc.fma(P4, a).add(bias).intoArray(out, at + 2 * pl);
+        dd.fma(P8, b).add(m5).add(bias).intoArray(out, at + 3 * pl);
     }
 
     /**
