@@ -27,6 +27,10 @@ import static dev.infinityj.tensor.Tensor.F32_LE;
  * so that every tap of 8 tiles is one contiguous load; the output rows come out in phases too and
  * are interleaved while copied out (gathers and scatters measured ~10× slower here).
  *
+ * <p>Memory: V and M of one chunk live in a per-calling-thread scratch buffer that is reused
+ * (about {@link #CHUNK_BYTES}, more only when a single tile row is larger: 36·(C+O)·4 bytes per
+ * tile); transformed weights take 36·O·C·4 bytes (4× an F32 3×3 weight).
+ *
  * <p>Determinism: every output element is computed by one fixed sequence of operations — the
  * chunk split depends only on the shapes, the transforms are element-wise, and {@link Gemm} sums
  * in an order that depends only on (O, C) — so results are bitwise identical for any thread count.
@@ -136,9 +140,9 @@ public final class WinogradConv {
         int rowsPer = chunkTileRows(c, o, tilesX, tilesY, chunkBytes);
         int maxT = rowsPer * tilesX;
         int ld = (maxT + 7 + L - 1) / L * L;       // row length of V and M: room for the last 8-tile block's overhang
-        Tensor vt = Tensor.allocateUninitialized(DType.F32, (long) POS * c * ld);
-        Tensor mt = Tensor.allocateUninitialized(DType.F32, (long) POS * o * ld);
-        MemorySegment v = vt.segment(), m = mt.segment();
+        long vBytes = 4L * POS * c * ld;
+        MemorySegment scratch = scratch(vBytes + 4L * POS * o * ld);
+        MemorySegment v = scratch, m = scratch.asSlice(vBytes);
         int pl = (tilesX + L - 1) / L * L + L;     // one phase of one row: tiles, rounded up, + room for the shift by one tile
         for (int ty0 = 0; ty0 < tilesY; ty0 += rowsPer) {
             final int r0 = ty0, r1 = Math.min(tilesY, ty0 + rowsPer), nt = (r1 - r0) * tilesX;
@@ -169,8 +173,21 @@ public final class WinogradConv {
                 }
             });
         }
-        java.lang.ref.Reference.reachabilityFence(vt);
-        java.lang.ref.Reference.reachabilityFence(mt);
+    }
+
+    private static final ThreadLocal<MemorySegment[]> SCRATCH = ThreadLocal.withInitial(() -> new MemorySegment[1]);
+
+    /**
+     * The calling thread's V and M buffer, grown to {@code bytes} and then reused: one per thread
+     * that calls {@link #conv}, at most about {@link #CHUNK_BYTES} unless one tile row is larger.
+     */
+    private static MemorySegment scratch(long bytes) {
+        MemorySegment[] s = SCRATCH.get();
+        if (s[0] == null || s[0].byteSize() < bytes) {
+            s[0] = null;
+            s[0] = Arena.ofAuto().allocate(bytes, 64);
+        }
+        return s[0];
     }
 
     /**
