@@ -148,6 +148,18 @@ class WinogradConvTest {
     }
 
     @Test
+    void phaseSplitMatchesScalarLoop() {
+        Random r = new Random(15);
+        for (int pl : new int[] {8, 16, 72}) {
+            float[] line = new float[4 * pl], a = new float[4 * pl + 3], b = new float[4 * pl + 3];
+            for (int i = 0; i < line.length; i++) line[i] = (float) r.nextGaussian();
+            WinogradConv.split4(line, a, 3, pl);
+            WinogradConv.split4Reference(line, b, 3, pl);
+            assertArrayEquals(b, a, "pl " + pl);
+        }
+    }
+
+    @Test
     void autoUsesWinogradOnlyWhereItPays() {
         assertTrue(CpuBackend.winogradPays(128, 128, 256, 256));
         assertTrue(!CpuBackend.winogradPays(128, 3, 256, 256));
