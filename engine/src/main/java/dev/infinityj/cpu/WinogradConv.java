@@ -291,13 +291,20 @@ public final class WinogradConv {
 
     /** Interleaves the 4 phases of one output row (at out[at …]) and writes its w values at byte yOff. */
     static void storeRow(float[] out, int at, int pl, float[] line, int w, MemorySegment y, long yOff) {
-        for (int t = 0; 4 * t < w; t++) {
-            line[4 * t] = out[at + t];
-            line[4 * t + 1] = out[at + pl + t];
-            line[4 * t + 2] = out[at + 2 * pl + t];
-            line[4 * t + 3] = out[at + 3 * pl + t];
-        }
+        for (int t = 0; 4 * t < w; t += L) merge8(out, at + t, pl, line, 4 * t);
         MemorySegment.copy(line, 0, y, F32_LE, yOff, w);
+    }
+
+    /** The inverse of {@link #split8}: line[dst + 4t + q] = out[at + q·pl + t], t &lt; 8. */
+    private static void merge8(float[] out, int at, int pl, float[] line, int dst) {
+        FloatVector p0 = FloatVector.fromArray(F, out, at), p1 = FloatVector.fromArray(F, out, at + pl);
+        FloatVector p2 = FloatVector.fromArray(F, out, at + 2 * pl), p3 = FloatVector.fromArray(F, out, at + 3 * pl);
+        FloatVector lo01 = SEL_LO.selectFrom(p0, p1), lo23 = SEL_LO.selectFrom(p2, p3);
+        FloatVector hi01 = SEL_HI.selectFrom(p0, p1), hi23 = SEL_HI.selectFrom(p2, p3);
+        SEL01.selectFrom(lo01, lo23).intoArray(line, dst);
+        SEL23.selectFrom(lo01, lo23).intoArray(line, dst + L);
+        SEL01.selectFrom(hi01, hi23).intoArray(line, dst + 2 * L);
+        SEL23.selectFrom(hi01, hi23).intoArray(line, dst + 3 * L);
     }
 
     private static void outputColumn(MemorySegment m, long off, long step, float[] tmp, int j) {
