@@ -27,13 +27,13 @@ public final class WinogradWeights {
      * use), or null when adding them would pass the budget: the caller then transforms per call
      * ({@link WinogradConv#transformWeights}) into memory it frees.
      */
-    public static MemorySegment cached(Tensor w) {
+    public static MemorySegment cached(Tensor w, CpuThreads pool) {
         synchronized (CACHE) {
             MemorySegment u = CACHE.get(w);
             if (u != null) return u;
             if (cachedBytesLocked() + WinogradConv.weightBytes((int) w.dim(0), (int) w.dim(1)) > BUDGET) return null;
         }
-        MemorySegment u = WinogradConv.transformWeights(w, Arena.ofAuto());
+        MemorySegment u = WinogradConv.transformWeights(w, Arena.ofAuto(), pool);
         synchronized (CACHE) {
             MemorySegment prev = CACHE.putIfAbsent(w, u);
             return prev != null ? prev : u;

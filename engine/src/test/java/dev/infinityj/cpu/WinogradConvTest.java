@@ -125,7 +125,7 @@ class WinogradConvTest {
         Tensor x = random(r, DType.F32, c, h, w), wt = random(r, DType.F32, o, c, 3, 3), b = random(r, DType.F32, o);
         Tensor whole = ONE.conv2d(x, wt, b, 1, 1);
         try (Arena a = Arena.ofShared(); CpuThreads two = new CpuThreads(2)) {
-            MemorySegment u = WinogradConv.transformWeights(wt, a);
+            MemorySegment u = WinogradConv.transformWeights(wt, a, two);
             long perTile = (long) WinogradConv.POS * (c + o) * 4;
             for (long tiles : new long[] {1, 12, 25, 100}) {         // chunks of 1, 1, 2 and 8 tile rows (12 tiles per row)
                 Tensor y = Tensor.allocate(DType.F32, o, h, w);
@@ -145,6 +145,32 @@ class WinogradConvTest {
         double[] y = WinogradConv.reference(x, c, h, w, wt, o, b);
         double[][] ref = direct(x, c, h, w, wt, o, b);
         for (int i = 0; i < y.length; i++) assertEquals(ref[0][i], y[i], 1e-12 * (1 + ref[1][i]), "reference at " + i);
+    }
+
+    @Test
+    void weightTransformWithinAFewUlpOfFloat64() {
+        Random r = new Random(16);
+        int o = 5, c = 19;
+        Tensor wt = random(r, DType.BF16, o, c, 3, 3);
+        float[] g = wt.toFloatArray();
+        double[] t = new double[36];
+        try (Arena a = Arena.ofShared()) {
+            MemorySegment u = WinogradConv.transformWeights(wt, a, ONE.pool());
+            for (int oc = 0; oc < o; oc++)
+                for (int ci = 0; ci < c; ci++) {
+                    int off = (oc * c + ci) * 9;
+                    WinogradConv.transformFilter(g, off, t);
+                    for (int xi = 0; xi < 36; xi++) {
+                        float got = u.get(Tensor.F32_LE, 4L * ((long) xi * o * c + (long) oc * c + ci));
+                        double mag = 0;                                  // Σ|G||g||G| bounds the rounding
+                        for (int ka = 0; ka < 3; ka++)
+                            for (int kb = 0; kb < 3; kb++)
+                                mag += Math.abs(WinogradConv.G[xi / 6][ka] * g[off + 3 * ka + kb] * WinogradConv.G[xi % 6][kb]);
+                        double tol = 8 * Math.scalb(1.0, -24) * mag;
+                        assertTrue(Math.abs(got - t[xi]) <= tol, "U[" + xi + "][" + oc + "][" + ci + "] " + got + " vs " + t[xi]);
+                    }
+                }
+        }
     }
 
     @Test
