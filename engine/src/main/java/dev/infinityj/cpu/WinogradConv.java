@@ -25,7 +25,8 @@ import static dev.infinityj.tensor.Tensor.F32_LE;
  * Transforms are vectorised over 8 neighbouring tiles of one tile row ({@link Simd#F}): the 6 input
  * rows of a tile row are copied, zero padded, and split into the 4 phases of the tile grid (x mod 4)
  * so that every tap of 8 tiles is one contiguous load; the output rows come out in phases too and
- * are interleaved while copied out (gathers and scatters measured ~10× slower here).
+ * are interleaved while copied out (the split and the interleave are two-table lane selects;
+ * a first version with stride-4 gathers and scatters was several times slower).
  *
  * <p>Memory: V and M of one chunk live in a per-calling-thread scratch buffer that is reused
  * (about {@link #CHUNK_BYTES}, more only when a single tile row is larger: 36·(C+O)·4 bytes per
