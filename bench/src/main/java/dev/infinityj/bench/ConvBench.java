@@ -21,9 +21,11 @@ import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * CpuBackend.conv2d (implicit GEMM) on BSQ-VAE layers: a 3×3 pad-1 conv C→C at side×side
- * ("128x256": the 128-channel level of a 256² decode; "512x64": the 512-channel level) and the
- * 1×1 shortcut. Reports {@code conv:gflop} in ops/s = GFLOPS (2·O·C·kh·kw·H·W per call).
+ * CpuBackend.conv2d on BSQ-VAE layers: a 3×3 pad-1 conv C→C at side×side ("128x256": the
+ * 128-channel level of a 256² decode; "512x64", "256x128": the 512/256-channel levels; "512x16",
+ * "512x32": the small levels) and the 1×1 shortcut, by each {@code algo} (AUTO, WINOGRAD,
+ * IMPLICIT_GEMM; Winograd applies to 3×3 only). Reports {@code conv:gflop} in ops/s = effective
+ * GFLOPS of the direct convolution (2·O·C·kh·kw·H·W per call), so Winograd's gain shows directly.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -36,6 +38,9 @@ public class ConvBench {
     /** channels x side. */
     @Param({"128x256", "512x64"})
     public String layer;
+
+    @Param({"AUTO"})
+    public String algo;
 
     @Param({"3", "1"})
     public int kernel;
@@ -52,7 +57,7 @@ public class ConvBench {
     public void setup() {
         String[] s = layer.split("x");
         int c = Integer.parseInt(s[0]), side = Integer.parseInt(s[1]);
-        be = new CpuBackend(threads);
+        be = new CpuBackend(threads).convAlgorithm(CpuBackend.ConvAlgorithm.valueOf(algo));
         SplittableRandom r = new SplittableRandom(7);
         x = random(r, c, side, side);
         w = random(r, c, c, kernel, kernel);

@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
  * BSQ-VAE on the CPU backend with the real d32 shapes (base 128, ch_mult [1,2,4,4,4], patch 16)
  * and random weights: decode of a 16×16 latent (256² image) and a 64×64 latent (1024² image),
  * and the encoder at 256². Single-shot times (one decode is seconds). Peak resident memory of
- * the fork (VmHWM) is printed at tear-down; the official torch 1.13 + OpenBLAS decode of a 256²
+ * the fork (VmHWM) is printed at tear-down, and the bytes of cached Winograd weights; the official torch 1.13 + OpenBLAS decode of a 256²
  * image takes about 5.3 s on this kind of 2-core machine (issue 4).
  */
 @BenchmarkMode(Mode.SingleShotTime)
@@ -50,13 +50,18 @@ public class VaeDecodeBench {
     @Param({"d32"})
     public String shapes;
 
-    private final CpuBackend be = new CpuBackend();
+    /** CpuBackend.ConvAlgorithm for the 3×3 convolutions: AUTO (Winograd where it pays), WINOGRAD, IMPLICIT_GEMM. */
+    @Param({"AUTO"})
+    public String algo;
+
+    private CpuBackend be;
     private VaeDecoder decoder;
     private VaeEncoder encoder;
     private Tensor z, image;
 
     @Setup(Level.Trial)
     public void setup() {
+        be = new CpuBackend().convAlgorithm(CpuBackend.ConvAlgorithm.valueOf(algo));
         VaeConfig cfg = shapes.equals("tiny")
                 ? new VaeConfig(32, 24, new int[] {1, 2, 4, 4, 4}, 2, 16, false, VaeConfig.GROUP_NORM_EPS)
                 : VaeConfig.forType(32);
@@ -84,7 +89,8 @@ public class VaeDecodeBench {
 
     @TearDown(Level.Trial)
     public void peakMemory() throws Exception {
+        System.out.println("\n[VaeDecodeBench] Winograd weight cache " + (dev.infinityj.cpu.WinogradWeights.cachedBytes() >> 20) + " MiB");
         for (String line : Files.readAllLines(Path.of("/proc/self/status")))
-            if (line.startsWith("VmHWM")) System.out.println("\n[VaeDecodeBench latent=" + latent + " " + shapes + "] peak RSS " + line.substring(6).trim());
+            if (line.startsWith("VmHWM")) System.out.println("\n[VaeDecodeBench latent=" + latent + " " + shapes + " " + algo + "] peak RSS " + line.substring(6).trim());
     }
 }

@@ -17,9 +17,12 @@ import dev.infinityj.cpu.RmsNormKernel;
 import dev.infinityj.cpu.RopeKernel;
 import dev.infinityj.cpu.SiluKernel;
 import dev.infinityj.cpu.SoftmaxKernel;
+import dev.infinityj.cpu.WinogradConv;
+import dev.infinityj.cpu.WinogradWeights;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
@@ -439,6 +442,9 @@ public class CpuBackend extends NaiveBackend {
      * conv2d as an implicit GEMM: out[O, outH·outW] = w[O, C·kh·kw] · im2col(x), the column matrix
      * gathered panel by panel ({@link ConvInput}), never materialised. 1×1 stride-1 convs read x
      * directly as the [C, H·W] matrix. x may be a view whose rows are contiguous (row bands).
+     * 3×3 stride-1 pad-1 convolutions of large enough maps go through Winograd F(4×4, 3×3)
+     * instead ({@link WinogradConv}; transformed weights cached once per weight tensor by
+     * {@link WinogradWeights}), see {@link ConvAlgorithm}.
      */
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int padding) {
@@ -452,6 +458,20 @@ public class CpuBackend extends NaiveBackend {
         ConvInput col = new ConvInput(x.storage(), x.byteOffset(), x.strides()[0], x.strides()[1], h, wi, kh, kw, stride, padding);
         int ho = ConvInput.outSize(h, kh, stride, padding), wo = ConvInput.outSize(wi, kw, stride, padding);
         float[] b = biasOf(bias, o, "conv2d");
+        if (kh == 3 && kw == 3 && stride == 1 && padding == 1 && useWinograd(c, o, h, wi)) {
+            Tensor out = output(DType.F32, o, h, wi);
+            long[] xs = x.strides();
+            MemorySegment u = WinogradWeights.cached(w, pool);
+            if (u != null) {
+                WinogradConv.conv(pool, x.storage(), x.byteOffset(), xs[0], xs[1], c, h, wi, u, o, b, out.storage(), out.byteOffset());
+            } else {
+                try (Arena call = Arena.ofShared()) {   // over the cache budget: transform for this call only
+                    WinogradConv.conv(pool, x.storage(), x.byteOffset(), xs[0], xs[1], c, h, wi,
+                            WinogradConv.transformWeights(w, call, pool), o, b, out.storage(), out.byteOffset());
+                }
+            }
+            return out;
+        }
         Tensor wc = w.contiguous();
         Tensor out = allocate(DType.F32, o, ho, wo);
         long k = (long) c * kh * kw;
@@ -462,6 +482,34 @@ public class CpuBackend extends NaiveBackend {
                 plain1x1 ? Mat.rowMajor(x.storage(), x.byteOffset(), DType.F32, xs[0]) : col,
                 out.storage(), out.byteOffset(), (long) ho * wo, null, b, false);
         return out;
+    }
+
+    /** How {@link #conv2d} computes 3×3 stride-1 pad-1 convolutions. */
+    public enum ConvAlgorithm {
+        /** Winograd where it was measured to pay ({@link #winogradPays}), else implicit GEMM. */
+        AUTO,
+        /** Always Winograd F(4×4, 3×3) ({@link WinogradConv}); for tests and benchmarks. */
+        WINOGRAD,
+        /** Always the implicit GEMM ({@link ConvInput}). */
+        IMPLICIT_GEMM
+    }
+
+    private volatile ConvAlgorithm convAlgorithm = ConvAlgorithm.AUTO;
+
+    /** Sets the 3×3 convolution algorithm (default {@link ConvAlgorithm#AUTO}); returns this. */
+    public CpuBackend convAlgorithm(ConvAlgorithm a) { convAlgorithm = a; return this; }
+
+    private boolean useWinograd(int c, int o, int h, int w) {
+        return switch (convAlgorithm) {
+            case WINOGRAD -> true;
+            case IMPLICIT_GEMM -> false;
+            case AUTO -> winogradPays(c, o, h, w);
+        };
+    }
+
+    /** Where Winograd F(4×4, 3×3) beats the implicit GEMM (measured with ConvBench, bench/RESULTS.md). */
+    public static boolean winogradPays(int c, int o, int h, int w) {
+        return c >= 32 && o >= 32 && (long) h * w >= 1024;
     }
 
     private static float[] biasOf(Tensor bias, long n, String op) {

@@ -41,7 +41,7 @@ public final class VaeResBlock {
         // h is already host memory when banded (assemble), or the backend's whole map
         return Bands.assemble(be, out, hh, ww, rows, (y0, y1) -> {
             Tensor r = Bands.normSwishConv(be, h, norm2, st2, conv2, y0, y1);
-            Tensor xr = be.upload(Bands.rows(x, y0, y1));
+            Tensor xr = be.upload(Bands.hostRows(x, y0, y1));
             Tensor skip = ninShortcut == null ? xr : ninShortcut.forward(be, xr);
             return be.add(skip, r);
         });

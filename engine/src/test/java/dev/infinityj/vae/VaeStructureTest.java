@@ -89,13 +89,35 @@ class VaeStructureTest {
     void bandedDecodeIsIdenticalToWholeMaps() {
         VaeDecoder dec = new VaeDecoder(SMALL, new VaeWeights(random(SMALL, 3)));
         Tensor z = randomLatent(4, 5, 7, 4);
-        CpuBackend be = new CpuBackend();
+        CpuBackend be = new CpuBackend().convAlgorithm(CpuBackend.ConvAlgorithm.IMPLICIT_GEMM);
         float[] whole = dec.decode(be, z, Long.MAX_VALUE).toFloatArray();
         assertEquals(3 * 10 * 14, whole.length);
         // 1 row per band (every halo case), then 2 and 3 rows (bands straddling the upsampled row pairs)
         for (long bytes : new long[] {1, 48 * 14 * 4 * 2, 48 * 7 * 4 * 3}) {
             float[] banded = dec.decode(be, z, bytes).toFloatArray();
             assertArrayEquals(whole, banded, "band budget " + bytes);
+        }
+    }
+
+    /**
+     * With Winograd convolutions a band's tiles start at the band's first (halo) row rather than on
+     * the whole map's tile grid, so banded results equal the whole-map ones up to fp32 rounding
+     * (not bit for bit); checked against a float64-scale bound.
+     */
+    @Test
+    void bandedWinogradDecodeMatchesWholeMapsWithinRounding() {
+        VaeDecoder dec = new VaeDecoder(SMALL, new VaeWeights(random(SMALL, 3)));
+        Tensor z = randomLatent(4, 5, 7, 4);
+        CpuBackend be = new CpuBackend().convAlgorithm(CpuBackend.ConvAlgorithm.WINOGRAD);
+        float[] whole = dec.decode(be, z, Long.MAX_VALUE).toFloatArray();
+        float[] exact = new VaeDecoder(SMALL, new VaeWeights(random(SMALL, 3)))
+                .decode(new CpuBackend().convAlgorithm(CpuBackend.ConvAlgorithm.IMPLICIT_GEMM), z, Long.MAX_VALUE).toFloatArray();
+        for (long bytes : new long[] {1, 48 * 14 * 4 * 2, 48 * 7 * 4 * 3}) {
+            float[] banded = dec.decode(be, z, bytes).toFloatArray();
+            for (int i = 0; i < whole.length; i++) {
+                assertEquals(whole[i], banded[i], 1e-5, "band budget " + bytes + " at " + i);
+                assertEquals(exact[i], banded[i], 1e-5, "vs implicit GEMM, band budget " + bytes + " at " + i);
+            }
         }
     }
 
