@@ -106,13 +106,27 @@ public final class Gemm {
                 int kc = Math.min(KC, k - pc);
                 boolean add = accumulate || pc > 0;
                 float[] bb = sc.b(nPanels * kc * NR);
-                for (int q = 0; q < nPanels; q++)
+                // 512-bit 8×32 tiles over full panel pairs where they pay; a pair fills the space of its two panels
+                int pairs = Simd.ZMM_GEMM && m1 - m0 >= ZMM_MIN_ROWS ? nc / (2 * NR) : 0;
+                for (int pq = 0; pq < pairs; pq++) b.packPanel32(pc, kc, jc + 2 * NR * pq, bb, 2 * pq * kc * NR);
+                for (int q = 2 * pairs; q < nPanels; q++)
                     b.packPanel(pc, kc, jc + q * NR, Math.min(NR, nc - q * NR), bb, q * kc * NR);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), mPanels = (mc + MR - 1) / MR;
                     float[] aa = sc.a(mPanels * kc * MR);
                     for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
-                    for (int q = 0; q < nPanels; q++) {
+                    for (int pq = 0; pq < pairs; pq++)
+                        for (int r = 0; r < mPanels; r++) {
+                            int mr = Math.min(MR, mc - r * MR);
+                            long co = cOff + 4 * ((long) (ic + r * MR) * ldc + jc + 2 * NR * pq);
+                            if (mr == MR) {
+                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, c, co, ldcB, add);
+                            } else {
+                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, sc.tile, 0, 2 * NR * 4, false);
+                                edge(sc.tile, 2 * NR, mr, 2 * NR, c, co, ldcB, add);
+                            }
+                        }
+                    for (int q = 2 * pairs; q < nPanels; q++) {
                         int nr = Math.min(NR, nc - q * NR);
                         for (int r = 0; r < mPanels; r++) {
                             int mr = Math.min(MR, mc - r * MR);

@@ -56,6 +56,16 @@ public record Mat(MemorySegment seg, long base, DType dtype, long rowStride, lon
         GemmPack.packB(this, p0, kc, j0, nr, dst, dstOff);
     }
 
+    @Override
+    public void packPanel32(int p0, int kc, int j0, float[] dst, int dstOff) {
+        if (colStride == 1 && dtype == DType.F32) {   // [K, N] F32 (Winograd's V, matmul): 32 contiguous values per k
+            GemmPack.rowsF32(seg, offset(p0, j0), rowStride * 4, kc, dst, dstOff, 32);
+            GemmPack.rowsF32(seg, offset(p0, j0 + 16), rowStride * 4, kc, dst, dstOff + 16, 32);
+        } else {
+            GemmB.super.packPanel32(p0, kc, j0, dst, dstOff);
+        }
+    }
+
     /** A panel of {@code mr ≤ MR} rows starting at row i0: dst[off + MR·p + i] = A(i0+i, p0+p), zero rows below mr. */
     void packA(int i0, int mr, int p0, int kc, float[] dst, int dstOff) {
         GemmPack.packA(this, i0, mr, p0, kc, dst, dstOff);
