@@ -461,15 +461,9 @@ public class CpuBackend extends NaiveBackend {
         if (kh == 3 && kw == 3 && stride == 1 && padding == 1 && useWinograd(c, o, h, wi)) {
             Tensor out = output(DType.F32, o, h, wi);
             long[] xs = x.strides();
-            MemorySegment u = WinogradWeights.cached(w, pool);
-            if (u != null) {
-                WinogradConv.conv(pool, x.storage(), x.byteOffset(), xs[0], xs[1], c, h, wi, u, o, b, out.storage(), out.byteOffset());
-            } else {
-                try (Arena call = Arena.ofShared()) {   // over the cache budget: transform for this call only
-                    WinogradConv.conv(pool, x.storage(), x.byteOffset(), xs[0], xs[1], c, h, wi,
-                            WinogradConv.transformWeights(w, call, pool), o, b, out.storage(), out.byteOffset());
-                }
-            }
+            WinogradConv.Transformed u = WinogradWeights.cached(w, pool);
+            if (u == null) u = WinogradWeights.transform(w, pool);   // over the cache budget: for this call only
+            WinogradConv.conv(pool, x.storage(), x.byteOffset(), xs[0], xs[1], c, h, wi, u, b, out.storage(), out.byteOffset());
             return out;
         }
         Tensor wc = w.contiguous();

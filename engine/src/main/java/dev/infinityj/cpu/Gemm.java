@@ -56,6 +56,21 @@ public final class Gemm {
     public static void multiply(CpuThreads pool, int m, int n, int k, Mat a, GemmB b,
                                 MemorySegment c, long cOff, long ldc,
                                 float[] biasN, float[] biasM, boolean accumulate) {
+        multiply(pool, m, n, k, a, null, b, c, cOff, ldc, biasN, biasM, accumulate);
+    }
+
+    /** {@link #multiply} with A packed once ({@link PackedA}, reused across calls). */
+    public static void multiply(CpuThreads pool, int m, int n, int k, PackedA a, GemmB b,
+                                MemorySegment c, long cOff, long ldc,
+                                float[] biasN, float[] biasM, boolean accumulate) {
+        if (a.m() != m || a.k() != k) throw new ShapeException("GEMM: packed A is " + a.m() + "x" + a.k() + ", need " + m + "x" + k);
+        multiply(pool, m, n, k, null, a, b, c, cOff, ldc, biasN, biasM, accumulate);
+    }
+
+    /** a or pa (exactly one non-null). */
+    private static void multiply(CpuThreads pool, int m, int n, int k, Mat a, PackedA pa, GemmB b,
+                                 MemorySegment c, long cOff, long ldc,
+                                 float[] biasN, float[] biasM, boolean accumulate) {
         if (m < 0 || n < 0 || k < 0) throw new ShapeException("GEMM sizes must be >= 0, got " + m + "x" + n + "x" + k);
         if (ldc < n) throw new ShapeException("GEMM: ldc " + ldc + " < n " + n);
         if (biasN != null && biasN.length < n) throw new ShapeException("GEMM: column bias has " + biasN.length + " values, need " + n);
@@ -73,7 +88,7 @@ public final class Gemm {
                 }
             return;
         }
-        if (m <= SMALL_M && b instanceof Mat w && w.rowStride() == 1 && a.colStride() == 1 && a.dtype() == DType.F32) {
+        if (a != null && m <= SMALL_M && b instanceof Mat w && w.rowStride() == 1 && a.colStride() == 1 && a.dtype() == DType.F32) {
             GemmSmallM.multiply(pool, m, n, k, a, w, c, cOff, ldc, biasN, biasM, accumulate);
             return;
         }
@@ -90,13 +105,13 @@ public final class Gemm {
             int m0 = (int) ((long) mPanels * ti / ftm) * MR, m1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / ftm) * MR);
             int n0 = (int) ((long) nPanels * tj / ftn) * NR, n1 = Math.min(n, (int) ((long) nPanels * (tj + 1) / ftn) * NR);
             if (m0 >= m1 || n0 >= n1) return;
-            if (b instanceof PackedLinear.PackedB pb) blockPanels(m0, m1, n0, n1, k, a, pb, c, cOff, ldc, biasN, biasM, accumulate);
-            else block(m0, m1, n0, n1, k, a, b, c, cOff, ldc, biasN, biasM, accumulate);
+            if (a != null && b instanceof PackedLinear.PackedB pb) blockPanels(m0, m1, n0, n1, k, a, pb, c, cOff, ldc, biasN, biasM, accumulate);
+            else block(m0, m1, n0, n1, k, a, pa, b, c, cOff, ldc, biasN, biasM, accumulate);
         });
     }
 
-    /** C rows [m0, m1) × columns [n0, n1) on the calling thread. */
-    static void block(int m0, int m1, int n0, int n1, int k, Mat a, GemmB b, MemorySegment c, long cOff, long ldc,
+    /** C rows [m0, m1) × columns [n0, n1) on the calling thread; A from {@code a}, or pre-packed {@code pa}. */
+    static void block(int m0, int m1, int n0, int n1, int k, Mat a, PackedA pa, GemmB b, MemorySegment c, long cOff, long ldc,
                       float[] biasN, float[] biasM, boolean accumulate) {
         GemmScratch sc = GemmScratch.get();
         long ldcB = 4 * ldc;
@@ -113,16 +128,24 @@ public final class Gemm {
                     b.packPanel(pc, kc, jc + q * NR, Math.min(NR, nc - q * NR), bb, q * kc * NR);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), mPanels = (mc + MR - 1) / MR;
-                    float[] aa = sc.a(mPanels * kc * MR);
-                    for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
+                    float[] aa;
+                    int a0;   // where this block's first row panel starts in aa
+                    if (pa != null) {
+                        aa = pa.data();
+                        a0 = pa.offset(pc, kc, ic / MR);
+                    } else {
+                        aa = sc.a(mPanels * kc * MR);
+                        a0 = 0;
+                        for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
+                    }
                     for (int pq = 0; pq < pairs; pq++)
                         for (int r = 0; r < mPanels; r++) {
                             int mr = Math.min(MR, mc - r * MR);
                             long co = cOff + 4 * ((long) (ic + r * MR) * ldc + jc + 2 * NR * pq);
                             if (mr == MR) {
-                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, c, co, ldcB, add);
+                                GemmKernel8x32.run(kc, aa, a0 + r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, c, co, ldcB, add);
                             } else {
-                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, sc.tile, 0, 2 * NR * 4, false);
+                                GemmKernel8x32.run(kc, aa, a0 + r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, sc.tile, 0, 2 * NR * 4, false);
                                 edge(sc.tile, 2 * NR, mr, 2 * NR, c, co, ldcB, add);
                             }
                         }
@@ -132,9 +155,9 @@ public final class Gemm {
                             int mr = Math.min(MR, mc - r * MR);
                             long co = cOff + 4 * ((long) (ic + r * MR) * ldc + jc + q * NR);
                             if (mr == MR && nr == NR) {
-                                kernel(kc, aa, r * kc * MR, bb, q * kc * NR, sc, c, co, ldcB, add);
+                                kernel(kc, aa, a0 + r * kc * MR, bb, q * kc * NR, sc, c, co, ldcB, add);
                             } else {
-                                kernel(kc, aa, r * kc * MR, bb, q * kc * NR, sc, sc.tile, 0, NR * 4, false);
+                                kernel(kc, aa, a0 + r * kc * MR, bb, q * kc * NR, sc, sc.tile, 0, NR * 4, false);
                                 edge(sc.tile, mr, nr, c, co, ldcB, add);
                             }
                         }

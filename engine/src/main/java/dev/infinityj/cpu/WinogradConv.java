@@ -163,14 +163,46 @@ public final class WinogradConv {
      */
     public static void conv(CpuThreads pool, MemorySegment xs, long xOff, long chStride, long rowStride, int c, int h, int w,
                             MemorySegment u, int o, float[] bias, MemorySegment y, long yOff) {
-        conv(pool, xs, xOff, chStride, rowStride, c, h, w, u, o, bias, y, yOff, CHUNK_BYTES);
+        conv(pool, xs, xOff, chStride, rowStride, c, h, w, prepare(u, o, c), bias, y, yOff, CHUNK_BYTES);
+    }
+
+    /** {@link #conv} with the transformed weights already packed for the GEMMs ({@link #prepare}). */
+    public static void conv(CpuThreads pool, MemorySegment xs, long xOff, long chStride, long rowStride, int c, int h, int w,
+                            Transformed u, float[] bias, MemorySegment y, long yOff) {
+        conv(pool, xs, xOff, chStride, rowStride, c, h, w, u, bias, y, yOff, CHUNK_BYTES);
+    }
+
+    /**
+     * Transformed weights ready for the 36 GEMMs: each U_ξ [O, C] packed once into the kernel's
+     * A-panel order ({@link PackedA}), so no call re-packs them (that was 19 % of a decode).
+     */
+    public record Transformed(PackedA[] positions, int o, int c) {
+        public long bytes() {
+            long b = 0;
+            for (PackedA p : positions) b += p.bytes();
+            return b;
+        }
+    }
+
+    /** Packs {@link #transformWeights}' output for the GEMMs. */
+    public static Transformed prepare(MemorySegment u, int o, int c) {
+        if (u.byteSize() < weightBytes(o, c)) throw new ShapeException("Winograd: transformed weights too small");
+        PackedA[] p = new PackedA[POS];
+        for (int xi = 0; xi < POS; xi++) p[xi] = PackedA.pack(Mat.rowMajor(u, 4L * xi * o * c, DType.F32, c), o, c);
+        return new Transformed(p, o, c);
     }
 
     /** {@link #conv} with chunks of at most {@code chunkBytes} (tests: several chunks on small maps). */
     static void conv(CpuThreads pool, MemorySegment xs, long xOff, long chStride, long rowStride, int c, int h, int w,
                      MemorySegment u, int o, float[] bias, MemorySegment y, long yOff, long chunkBytes) {
+        conv(pool, xs, xOff, chStride, rowStride, c, h, w, prepare(u, o, c), bias, y, yOff, chunkBytes);
+    }
+
+    static void conv(CpuThreads pool, MemorySegment xs, long xOff, long chStride, long rowStride, int c, int h, int w,
+                     Transformed u, float[] bias, MemorySegment y, long yOff, long chunkBytes) {
+        int o = u.o();
         if (c < 1 || o < 1 || h < 1 || w < 1) throw new ShapeException("Winograd: empty conv " + c + "→" + o + " at " + h + "×" + w);
-        if (u.byteSize() < weightBytes(o, c)) throw new ShapeException("Winograd: transformed weights too small");
+        if (u.c() != c) throw new ShapeException("Winograd: transformed weights for " + u.c() + " input channels, the input has " + c);
         int tilesX = (w + 3) / 4, tilesY = (h + 3) / 4;
         int rowsPer = chunkTileRows(c, o, tilesX, tilesY, chunkBytes);
         int maxT = rowsPer * tilesX;
@@ -190,8 +222,7 @@ public final class WinogradConv {
                             inputBlock(rows, pl, tx, tmp, v, 4 * ((long) ci * ld + (long) (ty - r0) * tilesX + tx), 4L * c * ld);
                     }
             });
-            pool.parallelFor(POS, xi -> Gemm.multiply(pool, o, nt, c,
-                    Mat.rowMajor(u, 4L * xi * o * c, DType.F32, c),
+            pool.parallelFor(POS, xi -> Gemm.multiply(pool, o, nt, c, u.positions()[xi],
                     Mat.rowMajor(v, 4L * xi * c * ld, DType.F32, ld),
                     m, 4L * xi * o * ld, ld, null, null, false));
             pool.parallelRange(o, 1, (o0, o1) -> {

@@ -20,23 +20,30 @@ public final class WinogradWeights {
 
     public static final long BUDGET = Long.getLong("infinityj.winogradCacheBytes", 2L << 30);
 
-    private static final Map<Tensor, MemorySegment> CACHE = new WeakHashMap<>();  // identity: Tensor keeps Object.equals
+    private static final Map<Tensor, WinogradConv.Transformed> CACHE = new WeakHashMap<>();  // identity: Tensor keeps Object.equals
 
     /**
      * Transformed weights of {@code w} [O, C, 3, 3] from the cache (transformed and added on first
      * use), or null when adding them would pass the budget: the caller then transforms per call
      * ({@link WinogradConv#transformWeights}) into memory it frees.
      */
-    public static MemorySegment cached(Tensor w, CpuThreads pool) {
+    public static WinogradConv.Transformed cached(Tensor w, CpuThreads pool) {
         synchronized (CACHE) {
-            MemorySegment u = CACHE.get(w);
+            WinogradConv.Transformed u = CACHE.get(w);
             if (u != null) return u;
             if (cachedBytesLocked() + WinogradConv.weightBytes((int) w.dim(0), (int) w.dim(1)) > BUDGET) return null;
         }
-        MemorySegment u = WinogradConv.transformWeights(w, Arena.ofAuto(), pool);
+        WinogradConv.Transformed u = transform(w, pool);
         synchronized (CACHE) {
-            MemorySegment prev = CACHE.putIfAbsent(w, u);
+            WinogradConv.Transformed prev = CACHE.putIfAbsent(w, u);
             return prev != null ? prev : u;
+        }
+    }
+
+    /** Transformed and packed for the GEMMs, uncached (the native transform buffer is freed on return). */
+    public static WinogradConv.Transformed transform(Tensor w, CpuThreads pool) {
+        try (Arena call = Arena.ofShared()) {   // the pool's threads write it
+            return WinogradConv.prepare(WinogradConv.transformWeights(w, call, pool), (int) w.dim(0), (int) w.dim(1));
         }
     }
 
@@ -47,7 +54,7 @@ public final class WinogradWeights {
 
     private static long cachedBytesLocked() {
         long s = 0;
-        for (MemorySegment u : CACHE.values()) s += u.byteSize();
+        for (WinogradConv.Transformed u : CACHE.values()) s += u.bytes();
         return s;
     }
 }

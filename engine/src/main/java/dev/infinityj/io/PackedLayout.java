@@ -16,8 +16,9 @@ import java.util.Set;
 
 /**
  * THE home of how a safetensors file declares that some of its Linear weights are stored packed
- * ({@link PackedLinear}: [N, K] kept as [N/16, K, 16], panel q holding rows 16q…16q+15
- * transposed) under their usual key. Two {@code __metadata__} entries, always together:
+ * under their usual key: [N, K] kept as a [N/16, K, 16] tensor in {@link PackedLinear}'s element
+ * order (its class comment is the definition: K blocks of 1024, 16-row panels inside, BF16
+ * halves interleaved). Two {@code __metadata__} entries, always together:
  *
  * <ul>
  * <li>{@value #LAYOUT} = {@value #PANEL16_V1} — the layout's name and version (a future layout
