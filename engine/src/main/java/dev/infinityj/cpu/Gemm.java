@@ -172,7 +172,7 @@ public final class Gemm {
     /** From this many rows of A (a block) the 512-bit kernel is used where {@link Simd#ZMM_GEMM}. */
     static final int ZMM_MIN_ROWS = 64;
 
-    /** Rows of A packed at once in {@link #blockPanels}: MA·KBLOCK floats (1 MB, Zen 4's L2). */
+    /** Rows of A packed at once in {@link #blockPanels}: MA·KBLOCK floats (1 MB: within a 1–2 MB L2). */
     static final int MA = 256;
 
     /**

@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
 /**
  * The GEMM micro-kernel for machines with 32 vector registers (AVX-512, used here at 256 bits): an
  * 8×16 tile of C from a packed A panel ({@code [k][8]}) and a packed B panel ({@code [k][16]}),
- * sixteen 8-lane accumulators + 2 B vectors + a broadcast. Measured on the Zen 4 VM, one core,
+ * sixteen 8-lane accumulators + 2 B vectors + a broadcast. Measured on a 2-vCPU Intel Xeon VM (AVX-512), one core,
  * kc 256: 109–114 GFLOPS against 93–97 for {@link GemmKernel5x16} (which stays the kernel for
  * AVX2's 16 registers, where this one spills and falls to ~66).
  *

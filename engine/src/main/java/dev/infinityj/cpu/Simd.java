@@ -31,7 +31,8 @@ public final class Simd {
     /**
      * Whether the GEMM's large-M blocks use the 512-bit {@link GemmKernel8x32}: where 512-bit FMAs
      * run at full width (Intel server cores with AVX-512: 158–164 vs 110–114 GFLOPS per core,
-     * measured). AMD Zen 4 executes 512-bit ops as two 256-bit halves, so it stays on 256 bits.
+     * measured on an Intel Xeon VM). AMD Zen 4 executes 512-bit ops as two 256-bit halves (its
+     * documented design; not measured here), so it stays on 256 bits.
      * {@code -Dinfinityj.zmmGemm=true|false} overrides the vendor test. Results do not depend on it.
      */
     public static final boolean ZMM_GEMM = WIDE_REGISTERS && (System.getProperty("infinityj.zmmGemm") != null
