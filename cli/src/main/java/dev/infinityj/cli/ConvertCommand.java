@@ -37,10 +37,10 @@ import java.util.concurrent.Callable;
                         + "the checkpoint's key names with wrapper prefixes (module., _orig_mod.) stripped, floating tensors cast "
                         + "to --dtype, integer buffers kept, nothing fused, written under a temporary name and "
                         + "renamed only when complete.",
-                "Layout: by default (--layout packed) an Infinity transformer's Linear weights with rows a multiple of 16 "
-                        + "are stored pre-packed in the CPU GEMM's 16-row panel order under their usual keys, declared in the "
-                        + "file's metadata (infinityj.layout = linear-panel16-v1, infinityj.packed_keys), so loading them is "
-                        + "zero-copy; --layout plain keeps every tensor in its PyTorch shape. The VAE and T5 are always plain.",
+                "Layout: by default (--layout packed) the Linear weights of an Infinity transformer and of a T5 encoder "
+                        + "with rows a multiple of 16 are stored pre-packed in the CPU GEMM's panel order under their usual keys, "
+                        + "declared in the file's metadata (infinityj.layout = linear-panel16-v1, infinityj.packed_keys), so "
+                        + "loading them is zero-copy; --layout plain keeps every tensor in its PyTorch shape. The VAE is always plain.",
                 ""})
 public final class ConvertCommand implements Callable<Integer> {
     @CommandLine.Spec

@@ -5,6 +5,7 @@ import dev.infinityj.cpu.CpuThreads;
 import dev.infinityj.cpu.PackedLinear;
 import dev.infinityj.io.pth.PthFile;
 import dev.infinityj.model.InfinityWeights;
+import dev.infinityj.text.T5Encoder;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
 import dev.infinityj.util.Checksums;
@@ -36,7 +37,7 @@ public final class Converter {
 
     /** How Linear weights are stored. */
     public enum Layout {
-        /** An Infinity transformer's Linear weights packed ({@link PackedLayout#PANEL16_V1}) where their rows allow. */
+        /** An Infinity transformer's and a T5 encoder's Linear weights packed ({@link PackedLayout#PANEL16_V1}) where their rows allow. */
         PACKED("packed"),
         /** Every tensor in its PyTorch shape ([out, in] for Linear weights). */
         PLAIN("plain");
@@ -112,9 +113,11 @@ public final class Converter {
         List<String> keys = src.keys().stream().filter(keep).toList();
         if (keys.isEmpty()) throw new BadInputException(src.describe() + ": holds no tensors to convert");
         ModelKind kind = ModelKind.detect(new LinkedHashSet<>(keys));
-        // only the transformer: its loader knows which keys are Linear weights (T5 and the VAE stay plain)
-        Predicate<String> linear = layout == Layout.PACKED && kind == ModelKind.INFINITY_TRANSFORMER
-                ? InfinityWeights::isLinearWeight : k -> false;
+        // the transformer and the T5 encoder: each loader names its Linear weights (the VAE stays plain)
+        Predicate<String> linear = layout != Layout.PACKED ? k -> false
+                : kind == ModelKind.INFINITY_TRANSFORMER ? InfinityWeights::isLinearWeight
+                : kind == ModelKind.T5_ENCODER ? T5Encoder::isLinearWeight
+                : k -> false;
         List<SafetensorsWriter.Item> items = new ArrayList<>();
         List<String> packedKeys = new ArrayList<>();
         long bytes = 0;

@@ -52,8 +52,8 @@ public final class ModelConverter {
      *
      * @param t5Tokenizer a {@code spiece.model} or {@code tokenizer.json} to use when the T5 folder has none (may be null)
      * @param checkPairing refuse mismatched parts (the default); false records the numbers and converts anyway
-     * @param layout how the transformer's Linear weights are stored (null = {@link Converter.Layout#PACKED}, the
-     *               zero-copy layout of the CPU backend); the VAE and T5 are always plain
+     * @param layout how the transformer's and T5's Linear weights are stored (null = {@link Converter.Layout#PACKED},
+     *               the zero-copy layout of the CPU backend); the VAE is always plain
      */
     public record Request(Path transformer, Path vae, Path t5, Path t5Tokenizer, Path out,
                           Converter.Precision precision, boolean checkPairing, Converter.Layout layout) {
@@ -221,7 +221,7 @@ public final class ModelConverter {
                 Predicate<String> encoderOnly = k -> k.equals("shared.weight")
                         || (k.startsWith("encoder.") && !(shared && k.equals("encoder.embed_tokens.weight")));
                 Files.createDirectories(staging.resolve(ModelDirectory.T5_DIR));
-                entries.add(writeWeights(t5, t5Weights, r.t5(), staging, ModelDirectory.T5_WEIGHTS, ROLE_T5, precision, Converter.Layout.PLAIN, encoderOnly, listener));
+                entries.add(writeWeights(t5, t5Weights, r.t5(), staging, ModelDirectory.T5_WEIGHTS, ROLE_T5, precision, layout, encoderOnly, listener));
                 entries.add(copy(t5Config, staging, ModelDirectory.T5_CONFIG, ROLE_T5_CONFIG, listener));
                 for (Path tok : tokenizers) {
                     String name = tokenizerName(tok);

@@ -101,12 +101,25 @@ public final class T5Encoder implements AutoCloseable {
         Tensor t = w.get(key);
         if (!t.dtype().isFloating() || t.dtype() == DType.F64)
             throw new WeightFormatException(w.describe() + ": '" + key + "' is " + t.dtype() + ", expected F32, BF16 or F16");
-        boolean ok = t.rank() == shape.length;
-        for (int i = 0; ok && i < shape.length; i++) ok = shape[i] < 0 || t.dim(i) == shape[i];
-        if (!ok) throw new WeightFormatException(w.describe() + ": '" + key + "' has shape " + Arrays.toString(t.shape())
+        long[] logical = w.logicalShape(key);   // a Linear weight stored packed (convert) is checked as its [N, K]
+        boolean ok = logical.length == shape.length;
+        for (int i = 0; ok && i < shape.length; i++) ok = shape[i] < 0 || logical[i] == shape[i];
+        if (!ok) throw new WeightFormatException(w.describe() + ": '" + key + "' has shape " + Arrays.toString(logical)
+                + (w.isPackedLinear(key) ? " (stored packed as " + Arrays.toString(t.shape()) + ")" : "")
                 + ", the config expects " + Arrays.toString(shape).replace("-1", "*"));
+        if (w.isPackedLinear(key) && !isLinearWeight(key))
+            throw new WeightFormatException(w.describe() + ": '" + key + "' is stored packed, but the encoder reads it as a plain table");
         return t;
     }
+
+    private static final java.util.regex.Pattern LINEAR = java.util.regex.Pattern.compile(
+            "encoder\\.block\\.\\d+\\.layer\\.(0\\.SelfAttention\\.[qkvo]|1\\.DenseReluDense\\.(wi|wi_0|wi_1|wo))\\.weight");
+
+    /**
+     * Whether the encoder feeds {@code key} to a linear layer (the q, k, v, o projections and the FFN
+     * matrices): the keys {@code convert} may store packed. One home for that rule.
+     */
+    public static boolean isLinearWeight(String key) { return LINEAR.matcher(key).matches(); }
 
     public T5Config config() { return cfg; }
 

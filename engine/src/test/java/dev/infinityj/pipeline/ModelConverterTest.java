@@ -224,6 +224,10 @@ class ModelConverterTest {
             List<String> enc = s.keys().stream().filter(k -> k.equals("shared.weight") || k.startsWith("encoder.")).toList();
             assertConverted(s, o, enc, true);
             assertEquals("t5-encoder", o.metadata().get("model_kind"));
+            // packed by default: the encoder's q, k, v, o and FFN matrices (all rows multiples of 16 in t5-tiny)
+            List<String> linear = enc.stream().filter(k -> k.matches("encoder\\.block\\.\\d+\\.layer\\.(0\\.SelfAttention\\.[qkvo]|1\\.DenseReluDense\\.wi(_[01])?|1\\.DenseReluDense\\.wo)\\.weight")).toList();
+            assertFalse(linear.isEmpty());
+            assertEquals(linear, List.copyOf(o.packedKeys()));
         }
         assertArrayEquals(Files.readAllBytes(t5.resolve("config.json")), Files.readAllBytes(out.resolve("t5/config.json")));
         assertArrayEquals(Files.readAllBytes(spiece), Files.readAllBytes(out.resolve("t5/spiece.model")));
@@ -279,6 +283,11 @@ class ModelConverterTest {
         int[] ids = {37, 5, 118, 9, 1};
         try (T5Encoder a = T5Encoder.load(t5, new CpuBackend()); T5Encoder b = T5Encoder.load(out.resolve("t5"), new CpuBackend())) {
             assertArrayEquals(a.encode(ids).toFloatArray(), b.encode(ids).toFloatArray(), 0f, "same f32 weights, same numbers");
+        }
+        // the folder's Linear weights are packed; a backend that wants [N, K] (the naive reference) gets them unpacked exactly
+        try (T5Encoder a = T5Encoder.load(t5, new dev.infinityj.backend.NaiveBackend());
+             T5Encoder b = T5Encoder.load(out.resolve("t5"), new dev.infinityj.backend.NaiveBackend())) {
+            assertArrayEquals(a.encode(ids).toFloatArray(), b.encode(ids).toFloatArray(), 0f, "packed file on the naive backend");
         }
         String text = "Hello world, a photo of a cat.";
         assertArrayEquals(SentencePieceTokenizer.load(spiece).encode(text), SentencePieceTokenizer.load(out.resolve("t5")).encode(text));
