@@ -139,16 +139,7 @@ public final class Gemm {
                         for (int r = 0; r < mPanels; r++) a.packA(ic + r * MR, Math.min(MR, mc - r * MR), pc, kc, aa, r * kc * MR);
                     }
                     for (int pq = 0; pq < pairs; pq++)
-                        for (int r = 0; r < mPanels; r++) {
-                            int mr = Math.min(MR, mc - r * MR);
-                            long co = cOff + 4 * ((long) (ic + r * MR) * ldc + jc + 2 * NR * pq);
-                            if (mr == MR) {
-                                GemmKernel8x32.run(kc, aa, a0 + r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, c, co, ldcB, add);
-                            } else {
-                                GemmKernel8x32.run(kc, aa, a0 + r * kc * MR, bb, 2 * pq * kc * NR, sc.acc, sc.tile, 0, 2 * NR * 4, false);
-                                edge(sc.tile, 2 * NR, mr, 2 * NR, c, co, ldcB, add);
-                            }
-                        }
+                        rows8x32(kc, aa, a0, mc, bb, 2 * pq * kc * NR, sc, c, cOff + 4 * ((long) ic * ldc + jc + 2 * NR * pq), ldcB, add);
                     for (int q = 2 * pairs; q < nPanels; q++) {
                         int nr = Math.min(NR, nc - q * NR);
                         for (int r = 0; r < mPanels; r++) {
@@ -201,17 +192,8 @@ public final class Gemm {
                 if (Simd.ZMM_GEMM && mc >= ZMM_MIN_ROWS) {
                     // 512-bit 8×32 tiles over panel pairs; the widening pass is shared by ≥ 8 row panels
                     for (; j + 2 * NR <= n1; j += 2 * NR) {
-                        b.packPanelPair(pc, kc, j, bb);
-                        for (int r = 0; r < mPanels; r++) {
-                            int mr = Math.min(MR, mc - r * MR);
-                            long co = cOff + 4 * ((long) (ic + r * MR) * ldc + j);
-                            if (mr == MR) {
-                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 0, sc.acc, c, co, ldcB, add);
-                            } else {
-                                GemmKernel8x32.run(kc, aa, r * kc * MR, bb, 0, sc.acc, sc.tile, 0, 2 * NR * 4, false);
-                                edge(sc.tile, 2 * NR, mr, 2 * NR, c, co, ldcB, add);
-                            }
-                        }
+                        b.packPanel32(pc, kc, j, bb, 0);
+                        rows8x32(kc, aa, 0, mc, bb, 0, sc, c, cOff + 4 * ((long) ic * ldc + j), ldcB, add);
                         if (last && (biasN != null || biasM != null))
                             addBias(c, cOff + 4 * ((long) ic * ldc + j), ldcB, mc, 2 * NR, biasN, j, biasM, ic);
                     }
@@ -232,6 +214,25 @@ public final class Gemm {
                     if (last && (biasN != null || biasM != null))
                         addBias(c, cOff + 4 * ((long) ic * ldc + j), ldcB, mc, NR, biasN, j, biasM, ic);
                 }
+            }
+        }
+    }
+
+    /**
+     * Every row panel of an mc-row A block (panels from {@code aa[a0]}) against one 32-column B
+     * panel pair ({@code bb[bo]}) with the 8×32 kernel; C block at byte {@code co0}, partial last
+     * panel through the tile.
+     */
+    private static void rows8x32(int kc, float[] aa, int a0, int mc, float[] bb, int bo, GemmScratch sc,
+                                 MemorySegment c, long co0, long ldcB, boolean add) {
+        for (int r = 0, i = 0; i < mc; r++, i += MR) {
+            int mr = Math.min(MR, mc - i);
+            long co = co0 + i * ldcB;
+            if (mr == MR) {
+                GemmKernel8x32.run(kc, aa, a0 + r * kc * MR, bb, bo, sc.acc, c, co, ldcB, add);
+            } else {
+                GemmKernel8x32.run(kc, aa, a0 + r * kc * MR, bb, bo, sc.acc, sc.tile, 0, 2 * NR * 4, false);
+                edge(sc.tile, 2 * NR, mr, 2 * NR, c, co, ldcB, add);
             }
         }
     }

@@ -205,16 +205,15 @@ public final class PackedLinear {
             return base + ((long) p0 * n + (long) (j0 / PANEL) * kc * PANEL) * dtype.byteSize();
         }
 
-        /**
-         * Two adjacent panels (columns j0 … j0+31, j0 a multiple of 32 within N) of K block p0 as
-         * one float panel {@code dst[32p + j]} for {@link GemmKernel8x32}.
-         */
-        void packPanelPair(int p0, int kc, int j0, float[] dst) {
+        /** Two adjacent panels (j0 a multiple of 16, j0 + 32 ≤ N) of K block p0, each widened in one contiguous pass. */
+        @Override
+        public void packPanel32(int p0, int kc, int j0, float[] dst, int dstOff) {
             long lo = panelOffset(p0, kc, j0), hi = panelOffset(p0, kc, j0 + PANEL);
+            int o = dstOff, o2 = dstOff + PANEL;
             switch (dtype) {
-                case BF16 -> { interleavedBf16(seg, lo, kc, dst, 0, 32); interleavedBf16(seg, hi, kc, dst, PANEL, 32); }
-                case F32 -> { GemmPack.rowsF32(seg, lo, 4L * PANEL, kc, dst, 0, 32); GemmPack.rowsF32(seg, hi, 4L * PANEL, kc, dst, PANEL, 32); }
-                default -> { GemmPack.rowsF16(seg, lo, 2L * PANEL, kc, dst, 0, 32); GemmPack.rowsF16(seg, hi, 2L * PANEL, kc, dst, PANEL, 32); }
+                case BF16 -> { interleavedBf16(seg, lo, kc, dst, o, 32); interleavedBf16(seg, hi, kc, dst, o2, 32); }
+                case F32 -> { GemmPack.rowsF32(seg, lo, 4L * PANEL, kc, dst, o, 32); GemmPack.rowsF32(seg, hi, 4L * PANEL, kc, dst, o2, 32); }
+                default -> { GemmPack.rowsF16(seg, lo, 2L * PANEL, kc, dst, o, 32); GemmPack.rowsF16(seg, hi, 2L * PANEL, kc, dst, o2, 32); }
             }
         }
 
