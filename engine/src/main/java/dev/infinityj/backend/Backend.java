@@ -29,6 +29,12 @@ public interface Backend extends AutoCloseable {
      */
     default Tensor allocateForWrite(DType dtype, long... shape) { return allocate(dtype, shape); }
 
+    /**
+     * Opens a {@link Scope}: tensors this backend makes until it closes are recycled at close unless
+     * kept. Default: {@link Scope#NONE} (memory left to the garbage collector).
+     */
+    default Scope scope() { return Scope.NONE; }
+
     /** A copy (or the same tensor where no copy is needed) resident in this backend's memory. */
     Tensor upload(Tensor host);
 

@@ -5,6 +5,7 @@ import dev.infinityj.ShapeException;
 import dev.infinityj.backend.Backend;
 import dev.infinityj.backend.Interpolation;
 import dev.infinityj.backend.NaiveBackend;
+import dev.infinityj.backend.Scope;
 import dev.infinityj.bindings.cuda.CudaConstants;
 import dev.infinityj.bindings.cuda.CudaDriver;
 import dev.infinityj.bindings.cuda.CudaError;
@@ -16,8 +17,11 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -225,10 +229,81 @@ public final class CudaBackend implements Backend {
 
     private static long addr(Tensor t) { return t.storage().address() + t.byteOffset(); }
 
+    /** A new device tensor, recycled by the innermost open {@link Scope} of this thread unless kept. */
     private Tensor newTensor(DType dtype, long... shape) {
         c.makeCurrent();
         long bytes = Tensor.numel(shape) * dtype.byteSize();
+        CudaContext.Allocation a = c.allocateBlock(Math.max(bytes, 4));
+        CudaScope top = scopes.get().peek();
+        if (top != null) top.blocks.put(a.block().ptr, a.block());
+        return Tensor.of(dtype, a.segment(), shape);
+    }
+
+    /** A new device tensor no scope recycles (uploads: weights, constants, inputs). */
+    private Tensor unscopedTensor(DType dtype, long... shape) {
+        c.makeCurrent();
+        long bytes = Tensor.numel(shape) * dtype.byteSize();
         return Tensor.of(dtype, c.allocate(Math.max(bytes, 4)), shape);
+    }
+
+    private final ThreadLocal<ArrayDeque<CudaScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
+
+    /**
+     * Tensors made until the scope closes go back to the device pool at close (stream-ordered, no
+     * synchronisation), unless kept; without scopes they wait for the garbage collector.
+     */
+    @Override
+    public Scope scope() {
+        ArrayDeque<CudaScope> stack = scopes.get();
+        CudaScope s = new CudaScope(stack);
+        stack.push(s);
+        return s;
+    }
+
+    private final class CudaScope implements Scope {
+        private final ArrayDeque<CudaScope> stack;
+        final Map<Long, CudaContext.Block> blocks = new HashMap<>();
+        private boolean closed;
+
+        CudaScope(ArrayDeque<CudaScope> stack) { this.stack = stack; }
+
+        @Override
+        public Tensor keep(Tensor t) {
+            if (closed) throw new IllegalStateException("keep() on a closed scope");
+            CudaContext.Block b = blocks.remove(t.storage().address());
+            if (b != null) {
+                // the enclosing scope (the next one down this thread's stack), or none: the GC's again
+                var it = stack.iterator();
+                while (it.hasNext()) {
+                    if (it.next() == this) {
+                        if (it.hasNext()) it.next().blocks.put(b.ptr, b);
+                        break;
+                    }
+                }
+            }
+            return t;
+        }
+
+        @Override
+        public Tensor adopt(Tensor t) {
+            if (closed) throw new IllegalStateException("adopt() on a closed scope");
+            long ptr = t.storage().address();
+            CudaContext.Block b = c.liveBlock(ptr);
+            if (b == null || blocks.containsKey(ptr)) return t;
+            for (CudaScope s : stack) s.blocks.remove(ptr); // out of whichever enclosing scope held it
+            blocks.put(ptr, b);
+            return t;
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            if (stack.peek() != this) throw new IllegalStateException("scopes must close innermost first, on the thread that opened them");
+            stack.pop();
+            closed = true;
+            for (CudaContext.Block b : blocks.values()) c.release(b);
+            blocks.clear();
+        }
     }
 
     @Override
@@ -239,10 +314,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public Tensor upload(Tensor t) {
+    public Tensor upload(Tensor t) { return upload(t, false); }
+
+    /** Host → device; {@code scoped}: an op's result (the innermost scope recycles it), else a weight or input. */
+    private Tensor upload(Tensor t, boolean scoped) {
         if (isDevice(t)) return t;
         Tensor h = t.contiguous();
-        Tensor d = newTensor(h.dtype(), h.shape());
+        Tensor d = scoped ? newTensor(h.dtype(), h.shape()) : unscopedTensor(h.dtype(), h.shape());
         long bytes = h.numel() * h.dtype().byteSize();
         if (bytes > 0) c.copyHtoD(addr(d), h.segment(), bytes);
         return d;
@@ -265,7 +343,7 @@ public final class CudaBackend implements Backend {
         if (t.isContiguous()) return t;
         if (t.dtype().byteSize() != 4) {
             // 2-byte strided views (rare: weight slices): through the host
-            return upload(download16(t));
+            return upload(download16(t), true);
         }
         Tensor out = newTensor(t.dtype(), t.shape());
         stridedCopy(t, out);
@@ -326,7 +404,7 @@ public final class CudaBackend implements Backend {
 
     /** Through the host: download the inputs, run the scalar reference, upload the result. */
     private Tensor viaHost(java.util.function.Supplier<Tensor> op) {
-        return upload(op.get());
+        return upload(op.get(), true);
     }
 
     // ------------------------------------------------------------------ GEMMs

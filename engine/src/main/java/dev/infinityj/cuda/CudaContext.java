@@ -16,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -27,9 +26,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Lifetimes. Explicit resources ({@link DeviceBuffer}, {@link PinnedBuffer}, {@link CudaStream},
  * {@link CudaEvent}, {@link CudaGraph}) are AutoCloseable. Tensors the backend hands out own their
  * device memory through an automatic arena: when no tensor (or view) references the storage any more,
- * the GC's cleanup queues the pointer and the next allocation (or {@link #collect()}) frees it on an
- * owning thread, never on the cleaner thread. {@link #liveAllocations()} and {@link #liveBytes()} count
- * what is outstanding; the leak test runs a thousand generations against them.
+ * the GC's cleanup queues the pointer and the next allocation (or {@link #collect()}) returns the block to
+ * the caching {@link DevicePool} on an owning thread, never on the cleaner thread; the pool hands it out
+ * again without a driver call. {@link #liveAllocations()} and {@link #liveBytes()} count what tensors
+ * hold, {@link #memoryStats()} adds what the pool reserves and the peaks; the leak test runs a thousand
+ * generations against them.
  *
  * <p>Every driver call's CUresult is checked; a failure throws {@link CudaException} with the CUDA
  * error name (from cuGetErrorName, or {@link CudaError}'s table).
@@ -46,9 +47,10 @@ public final class CudaContext implements AutoCloseable {
     private final CudaStream stream;
     private final Map<String, MemorySegment> modules = new HashMap<>();
     private final Map<String, MemorySegment> functions = new ConcurrentHashMap<>();
-    private final ConcurrentSkipListMap<Long, Long> live = new ConcurrentSkipListMap<>();
-    private final ConcurrentLinkedQueue<Long> pendingFree = new ConcurrentLinkedQueue<>();
-    private final AtomicLong liveBytes = new AtomicLong(), totalAllocations = new AtomicLong();
+    private final ConcurrentLinkedQueue<Block> pendingFree = new ConcurrentLinkedQueue<>();
+    private final DevicePool pool;
+    /** The block behind each live tensor storage (by device address), for {@code Scope.adopt}. */
+    private final Map<Long, Block> liveBlocks = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> resources = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -56,6 +58,10 @@ public final class CudaContext implements AutoCloseable {
     CudaContext(CudaDriver cu, int ordinal, boolean managed) {
         this.cu = cu;
         this.managed = managed;
+        this.pool = new DevicePool(new DevicePool.Driver() {
+            @Override public long alloc(long bytes) { return driverAlloc(bytes); }
+            @Override public void free(long ptr) { driverFree(ptr); }
+        }, poolEnabled());
         try (Arena a = Arena.ofConfined()) {
             check(cu.cuInit(0), "cuInit");
             MemorySegment ip = a.allocate(ValueLayout.JAVA_INT);
@@ -72,6 +78,18 @@ public final class CudaContext implements AutoCloseable {
         }
         makeCurrent();
         stream = new CudaStream(this, CudaConstants.CU_STREAM_NON_BLOCKING);
+    }
+
+    /**
+     * Whether the caching pool is on: {@code -Dinfinityj.cuda.pool=off} frees every block as its
+     * tensor dies (compute-sanitizer's memcheck sees out-of-bounds accesses only at the edges of driver
+     * allocations, not of pooled blocks).
+     */
+    static boolean poolEnabled() {
+        String p = System.getProperty("infinityj.cuda.pool");
+        if (p == null || p.isBlank() || p.equalsIgnoreCase("on") || p.equalsIgnoreCase("true")) return true;
+        if (p.equalsIgnoreCase("off") || p.equalsIgnoreCase("false")) return false;
+        throw new dev.infinityj.BadInputException("infinityj.cuda.pool must be on or off, got '" + p + "'");
     }
 
     int attribute(int attr) {
@@ -132,61 +150,158 @@ public final class CudaContext implements AutoCloseable {
     // ---------------------------------------------------------------- memory
 
     /**
-     * {@code bytes} of device memory (managed memory when the context was opened so) owned by an
-     * automatic arena: the returned segment's address is a device pointer, never dereferenced on the
-     * host in DEVICE mode. Freed after the segment and every slice of it became unreachable.
+     * {@code bytes} of device memory (managed memory when the context was opened so) from the caching
+     * {@link DevicePool}, owned by an automatic arena: the returned segment's address is a device
+     * pointer, never dereferenced on the host in DEVICE mode. When the segment and every slice of it
+     * became unreachable the block goes back to the pool (at the next allocation or {@link #collect()}).
      */
-    MemorySegment allocate(long bytes) {
+    MemorySegment allocate(long bytes) { return allocateBlock(bytes).segment(); }
+
+    /** A pool block handed to one tensor: released once, by its scope or after the GC found it dead. */
+    static final class Block {
+        final long ptr;
+        boolean released; // guarded by the pool's lock
+
+        Block(long ptr) { this.ptr = ptr; }
+    }
+
+    /** The live block starting at {@code ptr} (a tensor storage's address), or null. */
+    Block liveBlock(long ptr) { return liveBlocks.get(ptr); }
+
+    /** A device allocation: the tensor storage segment and the block behind it. */
+    record Allocation(MemorySegment segment, Block block) {}
+
+    /** {@link #allocate} that also returns the block, for scopes to release it early ({@link #release}). */
+    Allocation allocateBlock(long bytes) {
         collect();
-        long n = Math.max(bytes, 4);
         long ptr;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment pp = a.allocate(ValueLayout.JAVA_LONG);
-            int rc = managed ? cu.cuMemAllocManaged(pp, n, CudaConstants.CU_MEM_ATTACH_GLOBAL) : cu.cuMemAlloc(pp, n);
-            if (rc == CudaError.CUDA_ERROR_OUT_OF_MEMORY) {
-                // give the GC a chance to release dead tensors, then retry once
-                System.gc();
-                try { Thread.sleep(50); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
-                collect();
-                rc = managed ? cu.cuMemAllocManaged(pp, n, CudaConstants.CU_MEM_ATTACH_GLOBAL) : cu.cuMemAlloc(pp, n);
-            }
-            check(rc, managed ? "cuMemAllocManaged(" + n + " bytes)" : "cuMemAlloc(" + n + " bytes)");
-            ptr = pp.get(ValueLayout.JAVA_LONG, 0);
+        synchronized (pool) {
+            ptr = pool.allocate(bytes);
         }
-        live.put(ptr, n);
-        liveBytes.addAndGet(n);
-        totalAllocations.incrementAndGet();
-        final long p = ptr;
-        return MemorySegment.ofAddress(ptr).reinterpret(n, Arena.ofAuto(), s -> pendingFree.add(p));
+        if (ptr == 0) {
+            // out of memory: let the GC return dead tensors, hand the cached blocks back, retry once
+            System.gc();
+            try { Thread.sleep(50); } catch (InterruptedException e) { Thread.currentThread().interrupt(); }
+            collect();
+            releaseCached();
+            synchronized (pool) {
+                ptr = pool.allocate(bytes);
+            }
+            if (ptr == 0) check(lastAllocError, (managed ? "cuMemAllocManaged(" : "cuMemAlloc(") + DevicePool.sizeClass(bytes)
+                    + " bytes for a " + bytes + "-byte tensor)");
+        }
+        Block b = new Block(ptr);
+        liveBlocks.put(ptr, b);
+        // the cleanup must not reach the segment (it would stay reachable): it holds the block only
+        MemorySegment seg = MemorySegment.ofAddress(ptr).reinterpret(Math.max(bytes, 4), Arena.ofAuto(), s -> pendingFree.add(b));
+        return new Allocation(seg, b);
     }
 
     /**
-     * Frees device memory whose tensors were garbage-collected. The stream is synchronized first:
-     * a tensor can become unreachable while a kernel that reads it is still queued.
+     * Returns a block to the pool now (a closing scope): its tensor must not be used again. Safe to
+     * race with the GC's cleanup of the same block: whichever comes second does nothing.
+     */
+    void release(Block b) {
+        if (closed) return;
+        if (!pool.caching()) stream.synchronize(); // the block goes to cuMemFree: queued readers first
+        synchronized (pool) {
+            if (b.released) return;
+            b.released = true;
+            liveBlocks.remove(b.ptr);
+            pool.release(b.ptr);
+        }
+    }
+
+    private volatile int lastAllocError;
+
+    /** cuMemAlloc for the pool: the pointer, or 0 with the CUresult kept for the error message. */
+    private long driverAlloc(long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment pp = a.allocate(ValueLayout.JAVA_LONG);
+            int rc = managed ? cu.cuMemAllocManaged(pp, bytes, CudaConstants.CU_MEM_ATTACH_GLOBAL) : cu.cuMemAlloc(pp, bytes);
+            if (rc == CudaError.CUDA_ERROR_OUT_OF_MEMORY) { lastAllocError = rc; return 0; }
+            check(rc, managed ? "cuMemAllocManaged(" + bytes + " bytes)" : "cuMemAlloc(" + bytes + " bytes)");
+            return pp.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    private void driverFree(long ptr) {
+        if (!closed) check(cu.cuMemFree(ptr), "cuMemFree");
+    }
+
+    /**
+     * Returns the blocks of garbage-collected tensors to the pool. With the caching pool no
+     * synchronisation is needed (see {@link DevicePool}); without it the stream is synchronized first,
+     * since a tensor can become unreachable while a kernel that reads it is still queued.
      */
     public void collect() {
         if (pendingFree.isEmpty() || closed) return;
+        if (!pool.caching()) stream.synchronize();
+        Block b;
+        synchronized (pool) {
+            while ((b = pendingFree.poll()) != null) {
+                if (b.released) continue; // its scope released it already
+                b.released = true;
+                liveBlocks.remove(b.ptr);
+                pool.release(b.ptr);
+            }
+        }
+    }
+
+    /** Hands every cached free block back to the driver (after a stream synchronize); returns the bytes freed. */
+    public long releaseCached() {
+        if (closed) return 0;
+        makeCurrent();
         stream.synchronize();
-        Long p;
-        while ((p = pendingFree.poll()) != null) free(p);
+        synchronized (pool) {
+            return pool.releaseCached();
+        }
     }
 
-    void free(long ptr) {
-        Long n = live.remove(ptr);
-        if (n == null || closed) return;
-        liveBytes.addAndGet(-n);
-        check(cu.cuMemFree(ptr), "cuMemFree");
-    }
-
-    /** Whether {@code address} lies inside a live allocation of this context. */
+    /**
+     * Whether {@code address} lies inside device memory a live tensor of this context holds. An
+     * address inside a block that was already released (a tensor used after its {@code Scope}
+     * closed) throws {@link IllegalStateException}: on a GPU the host would otherwise read it as host
+     * memory, or a kernel would read another tensor's values.
+     */
     public boolean isDevicePointer(long address) {
-        Map.Entry<Long, Long> e = live.floorEntry(address);
-        return e != null && address < e.getKey() + e.getValue();
+        DevicePool.State st;
+        synchronized (pool) {
+            st = pool.state(address);
+        }
+        if (st == DevicePool.State.RELEASED)
+            throw new IllegalStateException("a device tensor (0x" + Long.toHexString(address)
+                    + ") was used after its memory was released: kept out of a closed Scope without keep()?");
+        return st == DevicePool.State.IN_USE;
     }
 
-    public long liveAllocations() { return live.size(); }
-    public long liveBytes() { return liveBytes.get(); }
-    public long totalAllocations() { return totalAllocations.get(); }
+    /** Blocks held by live tensors (not yet garbage-collected and collected). */
+    public long liveAllocations() { synchronized (pool) { return pool.inUseBlocks(); } }
+    /** Bytes held by live tensors (block sizes). */
+    public long liveBytes() { synchronized (pool) { return pool.inUseBytes(); } }
+    /** Allocation requests so far (served from the pool or the driver). */
+    public long totalAllocations() { synchronized (pool) { return pool.requests(); } }
+
+    /**
+     * Device memory figures: in use by tensors and reserved from the driver (in use + cached), now
+     * and at their peak since {@link #resetPeakMemory}; driver allocations and frees so far.
+     */
+    public record MemoryStats(long inUseBytes, long peakInUseBytes, long reservedBytes, long peakReservedBytes,
+                              long reservedBlocks, long requests, long driverAllocations, long driverFrees) {}
+
+    public MemoryStats memoryStats() {
+        collect();
+        synchronized (pool) {
+            return new MemoryStats(pool.inUseBytes(), pool.peakInUseBytes(), pool.reservedBytes(), pool.peakReservedBytes(),
+                    pool.reservedBlocks(), pool.requests(), pool.driverAllocations(), pool.driverFrees());
+        }
+    }
+
+    /** Starts a new peak-memory window (benchmarks: one per measured run). */
+    public void resetPeakMemory() {
+        collect();
+        synchronized (pool) { pool.resetPeaks(); }
+    }
 
     /** Explicit resources (streams, events, graphs, buffers) still open, by kind. */
     public Map<String, Long> liveResources() {
@@ -363,7 +478,7 @@ public final class CudaContext implements AutoCloseable {
             makeCurrent();
             stream.synchronize();
             collect();
-            for (Long p : List.copyOf(live.keySet())) free(p);
+            synchronized (pool) { pool.releaseAll(); }
             for (MemorySegment m : modules.values()) { check(cu.cuModuleUnload(m), "cuModuleUnload"); closedResource("module"); }
             modules.clear();
             functions.clear();

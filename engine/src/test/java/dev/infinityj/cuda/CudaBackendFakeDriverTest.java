@@ -1,6 +1,7 @@
 package dev.infinityj.cuda;
 
 import dev.infinityj.backend.Interpolation;
+import dev.infinityj.backend.Scope;
 import dev.infinityj.model.BitCodes;
 import dev.infinityj.model.LatentLayout;
 import dev.infinityj.sampling.BitSampler;
@@ -345,7 +346,7 @@ class CudaBackendFakeDriverTest {
         fake.failAllocWith = 2;
         CudaException e = assertThrows(CudaException.class, () -> be.allocate(DType.F32, 1000));
         assertEquals("CUDA_ERROR_OUT_OF_MEMORY", e.errorName());
-        assertTrue(e.getMessage().startsWith("cuMemAlloc(4000 bytes) failed: CUDA_ERROR_OUT_OF_MEMORY"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("cuMemAlloc(4096 bytes for a 4000-byte tensor) failed: CUDA_ERROR_OUT_OF_MEMORY"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
         fake.failAllocWith = 0;
         CudaException u = assertThrows(CudaException.class, () -> CudaContext.checkStatic(222, "cuModuleLoadDataEx"));
@@ -358,11 +359,14 @@ class CudaBackendFakeDriverTest {
         Tensor fHat = be.allocate(DType.F32, 4, 8, 8);
         Tensor x = be.upload(rand(r, 16, 12));
         for (int s = 0; s < 3; s++) {
-            Tensor y = be.linear(be.layerNorm(x, null, null, 1e-6f), weight, null);
-            y = be.add(y, be.scale(y, 0.5f));
-            Tensor bits = be.sampleBits(y, null, 1, 1, 0, 0, 42, s, 0, null);
-            be.addInPlace(fHat, be.interpolate(be.upload(rand(r, 4, 2, 2)), 8, 8, Interpolation.BILINEAR));
-            be.download(bits);
+            // even scales in a scope (recycled at close), odd ones left to the GC: both must balance
+            try (Scope sc = s % 2 == 0 ? be.scope() : Scope.NONE) {
+                Tensor y = be.linear(be.layerNorm(x, null, null, 1e-6f), weight, null);
+                y = be.add(y, be.scale(y, 0.5f));
+                Tensor bits = be.sampleBits(y, null, 1, 1, 0, 0, 42, s, 0, null);
+                be.addInPlace(fHat, be.interpolate(be.upload(rand(r, 4, 2, 2)), 8, 8, Interpolation.BILINEAR));
+                be.download(bits);
+            }
         }
         be.download(fHat);
     }
@@ -377,7 +381,10 @@ class CudaBackendFakeDriverTest {
         long after = settle();
         assertTrue(be.context().totalAllocations() > 20_000, "allocations made: " + be.context().totalAllocations());
         assertTrue(after <= baseline + 2, "live allocations " + baseline + " → " + after);
-        assertEquals(fake.allocs - fake.frees, be.context().liveAllocations(), "backend and driver agree on what is live");
+        CudaContext.MemoryStats m = be.context().memoryStats();
+        assertEquals(fake.allocs - fake.frees, m.reservedBlocks(), "pool and driver agree on what is held");
+        assertTrue(fake.allocs < m.requests() / 2, "the pool reuses blocks: " + fake.allocs + " cuMemAlloc calls for " + m.requests() + " requests");
+        assertTrue(m.peakInUseBytes() <= m.peakReservedBytes() && m.inUseBytes() <= m.reservedBytes(), m.toString());
         assertTrue(be.isDevice(weight), "a referenced tensor keeps its memory");
         assertEquals(java.util.Map.of(), be.context().liveResources().entrySet().stream()
                 .filter(e -> !e.getKey().equals("module") && !e.getKey().equals("stream")).collect(java.util.stream.Collectors.toMap(e -> e.getKey(), e -> e.getValue())));
@@ -394,6 +401,83 @@ class CudaBackendFakeDriverTest {
             live = now;
         }
         return be.context().liveAllocations();
+    }
+
+    @Test
+    void aScopeRecyclesWhatItMadeAndKeepsWhatItWasTold() {
+        Tensor in = be.upload(Tensor.ofFloats(new float[] {1, 2, 3, 4}, 4));
+        long before = be.context().liveAllocations();
+        Tensor kept;
+        long tmpAddress;
+        try (Scope outer = be.scope()) {
+            try (Scope inner = be.scope()) {
+                Tensor tmp = be.scale(in, 2f);
+                tmpAddress = tmp.storage().address();
+                kept = inner.keep(be.add(tmp, in));
+                assertEquals(before + 2, be.context().liveAllocations());
+                assertThrows(IllegalStateException.class, outer::close, "an outer scope cannot close first");
+            }
+            assertEquals(before + 1, be.context().liveAllocations(), "the inner scope recycled tmp, kept the sum");
+            Tensor again = be.scale(in, 3f);
+            assertEquals(tmpAddress, again.storage().address(), "the recycled block is handed out again at once");
+            assertArrayEquals(new float[] {3, 6, 9, 12}, be.download(kept).toFloatArray(), "kept survives its scope");
+        }
+        assertEquals(before, be.context().liveAllocations(), "the outer scope recycled what inner kept and its own");
+        assertTrue(be.isDevice(in), "uploads are never recycled by a scope");
+        assertArrayEquals(new float[] {1, 2, 3, 4}, be.download(in).toFloatArray());
+    }
+
+    @Test
+    void aLayerLoopHoldsOneActivationAtATimeByAdoptingItsInput() {
+        Tensor in = be.upload(Tensor.ofFloats(new float[] {1, 2, 3, 4}, 4));
+        long before = be.context().liveAllocations();
+        Tensor x = be.scale(in, 1f); // GC-owned: no scope open
+        for (int layer = 0; layer < 5; layer++) {
+            Tensor prev = x;
+            try (Scope s = be.scope()) {
+                s.adopt(x);
+                x = s.keep(be.add(be.scale(x, 2f), in));
+            }
+            assertEquals(before + 1, be.context().liveAllocations(), "layer " + layer + ": only x is live");
+            assertThrows(IllegalStateException.class, () -> be.download(prev), "the adopted input was recycled");
+        }
+        // x_{n+1} = 2 x_n + in, x_0 = in: x_5 = (2^6 - 1) in
+        assertArrayEquals(new float[] {63, 126, 189, 252}, be.download(x).toFloatArray());
+        Tensor host = Tensor.ofFloats(new float[] {1}, 1);
+        try (Scope s = be.scope()) {
+            assertSame(host, s.adopt(host), "a host tensor is ignored");
+        }
+        assertArrayEquals(new float[] {1}, host.toFloatArray());
+    }
+
+    @Test
+    void withThePoolOffATensorUsedAfterItsScopeIsCaught() throws ReflectiveOperationException {
+        be.close();
+        System.setProperty("infinityj.cuda.pool", "off");
+        try {
+            fake = new FakeCudaDriver();
+            be = new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false));
+        } finally {
+            System.clearProperty("infinityj.cuda.pool");
+        }
+        Tensor in = be.upload(Tensor.ofFloats(new float[] {1, 2, 3, 4}, 4));
+        Tensor stale;
+        try (Scope s = be.scope()) {
+            stale = be.scale(in, 2f);
+        }
+        assertEquals(fake.allocs - 1, fake.frees, "freed at scope close, not at the next GC");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> be.scale(stale, 1f));
+        assertTrue(e.getMessage().contains("used after its memory was released"), e.getMessage());
+    }
+
+    @Test
+    void withThePoolOnATensorUsedAfterItsScopeIsCaughtUntilItsBlockIsReused() {
+        Tensor in = be.upload(Tensor.ofFloats(new float[] {1, 2, 3, 4}, 4));
+        Tensor stale;
+        try (Scope s = be.scope()) {
+            stale = be.scale(in, 2f);
+        }
+        assertThrows(IllegalStateException.class, () -> be.download(stale));
     }
 
     @Test
