@@ -35,6 +35,13 @@ public interface Backend extends AutoCloseable {
      */
     default Scope scope() { return Scope.NONE; }
 
+    /**
+     * Whether this backend's tensors live in host memory (the CPU backends; the CUDA backend with
+     * managed memory counts as not). Callers that trade speed for host memory (the VAE's row bands)
+     * skip the trade on a device.
+     */
+    default boolean hostMemory() { return true; }
+
     /** A copy (or the same tensor where no copy is needed) resident in this backend's memory. */
     Tensor upload(Tensor host);
 

@@ -204,6 +204,8 @@ public final class CudaBackend implements Backend {
 
     @Override public String name() { return "cuda"; }
 
+    @Override public boolean hostMemory() { return false; }
+
     /** "cuda (NVIDIA H200, sm_90, cuBLAS …)" style description for logs. */
     public String describe() {
         return "cuda (" + c.deviceName() + ", sm_" + c.computeCapability() + ", "

@@ -3,6 +3,7 @@ package dev.infinityj.model;
 import dev.infinityj.BadInputException;
 import dev.infinityj.backend.Backend;
 import dev.infinityj.backend.Interpolation;
+import dev.infinityj.backend.Scope;
 import dev.infinityj.sampling.BitSampler;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
@@ -85,14 +86,25 @@ public final class InfinityGenerator {
             }
             int rows = active;
             Tensor lvl = model.levelEmbedding(si);
-            Tensor xs = x;
-            x = Rows.stack(be, rows, b -> be.add(xs.get(b), lvl)); // level embedding before block 0 only
+            // scopes: each step adopts its input and keeps its output, so a device backend holds one
+            // activation at a time instead of waiting for the GC (no-ops on the CPU backends)
+            try (Scope s = be.scope()) {
+                Tensor xs = s.adopt(x);
+                x = s.keep(Rows.stack(be, rows, b -> be.add(xs.get(b), lvl))); // level embedding before block 0 only
+            }
             Tensor cos = be.upload(rope.cos(si)), sin = be.upload(rope.sin(si));
             for (int i = 0; i < c.depth(); i++) {
                 if (Thread.currentThread().isInterrupted()) throw new CancellationException("generation cancelled at scale " + si);
-                x = model.block(i).forward(x, tc, si, cos, sin, caches[i], start, probe);
+                try (Scope s = be.scope()) {
+                    s.adopt(x);
+                    x = s.keep(model.block(i).forward(x, tc, si, cos, sin, caches[i], start, probe));
+                }
             }
-            Tensor logits = be.download(model.head().forward(x, tc));
+            Tensor logits;
+            try (Scope s = be.scope()) {
+                s.adopt(x);
+                logits = be.download(model.head().forward(x, tc));
+            }
             float[] lc = logits.get(0).toFloatArray();
             float[] lu = logits.dim(0) > 1 ? logits.get(1).toFloatArray() : null;
             float[] mixed = mix(lc, lu, cfg[si], tau[si]);
@@ -102,15 +114,17 @@ public final class InfinityGenerator {
             else BitSampler.sample(mixed, l * d, opt.topK(), opt.topP(), opt.seed(), si, 0L, bits);
             allBits.add(bits);
 
-            Tensor codes = be.upload(Tensor.ofFloats(layout.bitsToCodes(bits, g.h(), g.w()), lc0, (long) f * g.h(), (long) f * g.w()));
-            be.addInPlace(fHat, si < K - 1 ? be.interpolate(codes, outH, outW, Interpolation.BILINEAR) : codes);
-            if (si < K - 1) {
-                ScaleSchedules.Grid n = sched.grid(si + 1);
-                // the whole accumulated latent, bilinearly resampled (a 2-tap sample, no low-pass) to the next grid
-                Tensor down = be.download(be.interpolate(fHat, f * n.h(), f * n.w(), Interpolation.BILINEAR));
-                Tensor tokens = be.upload(Tensor.ofFloats(layout.latentToTokens(down.toFloatArray(), n.h(), n.w()), n.tokens(), d));
-                Tensor emb = model.wordEmbed(tokens);
-                x = Rows.stack(be, rows, b -> emb);
+            try (Scope s = be.scope()) {
+                Tensor codes = s.adopt(be.upload(Tensor.ofFloats(layout.bitsToCodes(bits, g.h(), g.w()), lc0, (long) f * g.h(), (long) f * g.w())));
+                be.addInPlace(fHat, si < K - 1 ? be.interpolate(codes, outH, outW, Interpolation.BILINEAR) : codes);
+                if (si < K - 1) {
+                    ScaleSchedules.Grid n = sched.grid(si + 1);
+                    // the whole accumulated latent, bilinearly resampled (a 2-tap sample, no low-pass) to the next grid
+                    Tensor down = be.download(be.interpolate(fHat, f * n.h(), f * n.w(), Interpolation.BILINEAR));
+                    Tensor tokens = s.adopt(be.upload(Tensor.ofFloats(layout.latentToTokens(down.toFloatArray(), n.h(), n.w()), n.tokens(), d)));
+                    Tensor emb = model.wordEmbed(tokens);
+                    x = s.keep(Rows.stack(be, rows, b -> emb));
+                }
             }
             nanos[si] = System.nanoTime() - ts;
             if (listeners != null)

@@ -4,6 +4,7 @@ import dev.infinityj.BadInputException;
 import dev.infinityj.ShapeException;
 import dev.infinityj.WeightFormatException;
 import dev.infinityj.backend.Backend;
+import dev.infinityj.backend.Scope;
 import dev.infinityj.io.WeightSource;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
@@ -138,6 +139,8 @@ public final class T5Encoder implements AutoCloseable {
         float eps = cfg.layerNormEpsilon();
         int heads = cfg.numHeads(), dkv = cfg.dKv(), inner = cfg.innerDim();
         for (int i = 0; i < blocks.length; i++) {
+          // h is updated in place; everything else a block makes is recycled when its scope closes
+          try (Scope scope = backend.scope()) {
             Block b = blocks[i];
             Tensor n = backend.rmsNorm(h, b.ln0, eps);
             Tensor q = backend.linear(n, b.q, null).reshape(len, heads, dkv);
@@ -150,6 +153,7 @@ public final class T5Encoder implements AutoCloseable {
             if (b.wi1 != null) f = backend.mul(f, backend.linear(n, b.wi1, null));
             backend.addInPlace(h, backend.linear(f, b.wo, null));
             if (observer != null) observer.afterBlock(i, h);
+          }
         }
         return backend.rmsNorm(h, finalNorm, eps);
     }

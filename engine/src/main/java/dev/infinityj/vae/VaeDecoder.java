@@ -2,6 +2,7 @@ package dev.infinityj.vae;
 
 import dev.infinityj.ShapeException;
 import dev.infinityj.backend.Backend;
+import dev.infinityj.backend.Scope;
 import dev.infinityj.image.RgbImage;
 import dev.infinityj.tensor.DType;
 import dev.infinityj.tensor.Tensor;
@@ -61,7 +62,10 @@ public final class VaeDecoder {
      * Decodes a latent f_hat [d, H, W] (or [1, d, H, W] / [1, d, 1, H, W]) to an image [3, H·p, W·p]
      * in [−1, 1] (host memory, F32).
      */
-    public Tensor decode(Backend be, Tensor latent) { return decode(be, latent, DEFAULT_BAND_BYTES); }
+    public Tensor decode(Backend be, Tensor latent) {
+        // bands bound host memory; on a device they would cost a round trip per band: whole maps there
+        return decode(be, latent, be.hostMemory() ? DEFAULT_BAND_BYTES : Long.MAX_VALUE);
+    }
 
     /**
      * As {@link #decode(Backend, Tensor)}, evaluating every layer in row bands of about
@@ -71,16 +75,25 @@ public final class VaeDecoder {
      */
     public Tensor decode(Backend be, Tensor latent, long bandBytes) {
         Tensor z = squeezeLatent(latent);
-        Tensor h = convIn.forward(be, be.upload(z));
-        h = mid1.forward(be, h, bandBytes);
-        h = mid2.forward(be, h, bandBytes);
+        Tensor h;
+        // each layer in a scope that adopts its input and keeps its output: a device backend holds one
+        // activation (plus the layer's temporaries) at a time; no-ops on the CPU
+        try (Scope s = be.scope()) {
+            Tensor zd = be.upload(z);
+            if (zd != z) s.adopt(zd); // our copy; a latent already on the device stays the caller's
+            h = s.keep(convIn.forward(be, zd));
+        }
+        h = layer(be, h, x -> mid1.forward(be, x, bandBytes));
+        h = layer(be, h, x -> mid2.forward(be, x, bandBytes));
         for (int i = config.levels() - 1; i >= 0; i--) {
-            for (VaeResBlock b : up[i]) h = b.forward(be, h, bandBytes);
+            for (VaeResBlock b : up[i]) h = layer(be, h, x -> b.forward(be, x, bandBytes));
             if (upsample[i] != null) {
                 Conv conv = upsample[i];
-                int c = (int) h.dim(0), h2 = 2 * (int) h.dim(1), w2 = 2 * (int) h.dim(2), rows = Bands.rowsFor(bandBytes, c, w2);
-                Tensor x = rows >= h2 ? h : be.download(h).contiguous(); // banded: read band views from host memory
-                h = Bands.assemble(be, c, h2, w2, rows, (y0, y1) -> Bands.upsampleConv(be, x, conv, y0, y1));
+                h = layer(be, h, in -> {
+                    int c = (int) in.dim(0), h2 = 2 * (int) in.dim(1), w2 = 2 * (int) in.dim(2), rows = Bands.rowsFor(bandBytes, c, w2);
+                    Tensor x = rows >= h2 ? in : be.download(in).contiguous(); // banded: read band views from host memory
+                    return Bands.assemble(be, c, h2, w2, rows, (y0, y1) -> Bands.upsampleConv(be, x, conv, y0, y1));
+                });
             }
         }
         int hh = (int) h.dim(1), ww = (int) h.dim(2), rows = Bands.rowsFor(bandBytes, h.dim(0), ww);
@@ -90,6 +103,14 @@ public final class VaeDecoder {
         img = be.download(img).contiguous();
         clampInPlace(img);
         return img;
+    }
+
+    /** One layer in its own scope: the input is recycled after it, the output kept. */
+    private static Tensor layer(Backend be, Tensor in, java.util.function.UnaryOperator<Tensor> f) {
+        try (Scope s = be.scope()) {
+            s.adopt(in);
+            return s.keep(f.apply(in));
+        }
     }
 
     /** Decodes and converts to 8-bit RGB with the official truncating conversion (§5.3). */
