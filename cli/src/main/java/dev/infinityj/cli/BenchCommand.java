@@ -2,6 +2,8 @@ package dev.infinityj.cli;
 
 import dev.infinityj.BadInputException;
 import dev.infinityj.backend.Backends;
+import dev.infinityj.cuda.CudaBackend;
+import dev.infinityj.cuda.CudaContext;
 import dev.infinityj.model.GenerationOptions;
 import dev.infinityj.model.ScaleSchedules;
 import dev.infinityj.pipeline.Pipeline;
@@ -84,7 +86,9 @@ public final class BenchCommand implements Callable<Integer> {
             Pipeline.Request req = new Pipeline.Request(prompt, null, 1, cfgs, new double[] {0.5}, GenerationOptions.DEFAULT_TOP_K,
                     GenerationOptions.DEFAULT_TOP_P, cfgUntilScale, s, null, 0);
             List<List<Timing.Row>> runs = new ArrayList<>();
+            CudaContext gpu = sel.backend() instanceof CudaBackend cb ? cb.context() : null;
             for (int r = 0; r < warmup + reps; r++) {
+                if (gpu != null && r == warmup) gpu.resetPeakMemory(); // the peak of the measured runs
                 Pipeline.Output o = p.generate(req, List.of());
                 boolean measured = r >= warmup;
                 if (measured) runs.add(Timing.rows(o.timings(), s));
@@ -102,6 +106,13 @@ public final class BenchCommand implements Callable<Integer> {
             facts.put("warmup", warmup);
             facts.put("reps", reps);
             facts.put("load_s", Math.round(loadS * 100) / 100.0);
+            if (gpu != null) {
+                // in use: what live tensors held at the peak; reserved: what the device pool held from the driver
+                CudaContext.MemoryStats m = gpu.memoryStats();
+                facts.put("gpu_peak_in_use_gib", Math.round(m.peakInUseBytes() / (double) (1L << 30) * 100) / 100.0);
+                facts.put("gpu_peak_reserved_gib", Math.round(m.peakReservedBytes() / (double) (1L << 30) * 100) / 100.0);
+                facts.put("gpu_allocations", m.requests() + " requests, " + m.driverAllocations() + " from the driver");
+            }
             List<Map<String, Object>> stages = new ArrayList<>();
             for (int i = 0; i < runs.getFirst().size(); i++) {
                 double sum = 0, sq = 0;
