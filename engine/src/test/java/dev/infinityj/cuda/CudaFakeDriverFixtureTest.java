@@ -12,7 +12,6 @@ import dev.infinityj.vae.VaeConfig;
 import dev.infinityj.vae.VaeDecoder;
 import dev.infinityj.vae.VaeWeights;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -42,6 +41,7 @@ class CudaFakeDriverFixtureTest {
 
     @AfterEach
     void close() {
+        if (fake != null) System.out.println("[CudaFakeDriverFixtureTest] kernels launched: " + new java.util.TreeSet<>(fake.launches));
         if (be != null) be.close();
         if (fake != null) assertEquals(List.of(), fake.errors, "errors inside the fake driver");
     }
@@ -67,11 +67,12 @@ class CudaFakeDriverFixtureTest {
         launched(name, attention == CudaBackend.AttentionKernel.FUSED ? "flash_attention_f32" : "attention_f32", "layer_norm_f32", "rope_interleaved_f32");
     }
 
-    /** The t5-tiny encoder: every block's output and last_hidden_state within the README's 2e-5. */
-    @Test
-    void t5EncoderMatchesReference() throws ReflectiveOperationException {
+    /** The t5-tiny encoder (attention with T5's position bias): every block's output and last_hidden_state within the README's 2e-5. */
+    @ParameterizedTest
+    @CsvSource({"FUSED", "SIMPLE"})
+    void t5EncoderMatchesReference(CudaBackend.AttentionKernel attention) throws ReflectiveOperationException {
         Path dir = Fixtures.dir("t5-tiny");
-        open(CudaBackend.AttentionKernel.FUSED, CudaBackend.ConvKernel.IMPLICIT_GEMM);
+        open(attention, CudaBackend.ConvKernel.IMPLICIT_GEMM);
         final double tol = 2e-5;
         try (SafetensorsFile cases = SafetensorsFile.open(dir.resolve("case.safetensors")); T5Encoder enc = T5Encoder.load(dir, be)) {
             for (String seq : List.of("seq0", "seq1", "seq2", "seq3", "seq4")) {
@@ -82,12 +83,12 @@ class CudaFakeDriverFixtureTest {
                 Tensor out = enc.encode(ids, (i, h) -> blocks[i] = be.download(h).toFloatArray());
                 if (cases.contains(seq + ".block0_out"))
                     for (int i = 0; i < blocks.length; i++)
-                        assertClose(cases.get(seq + ".block" + i + "_out").toFloatArray(), blocks[i], tol, "t5-tiny " + seq + " block" + i + "_out");
+                        assertClose(cases.get(seq + ".block" + i + "_out").toFloatArray(), blocks[i], tol, "t5-tiny (" + attention + ") " + seq + " block" + i + "_out");
                 assertTrue(be.isDevice(out), "t5-tiny: the encoder output stays in device memory");
-                assertClose(cases.get(seq + ".last_hidden_state").toFloatArray(), be.download(out).toFloatArray(), tol, "t5-tiny " + seq + " last_hidden_state");
+                assertClose(cases.get(seq + ".last_hidden_state").toFloatArray(), be.download(out).toFloatArray(), tol, "t5-tiny (" + attention + ") " + seq + " last_hidden_state");
             }
         }
-        launched("t5-tiny", "rms_norm_f32", "gemm_xwT_f32", "flash_attention_f32", "bias_act_f32");
+        launched("t5-tiny", "rms_norm_f32", "gemm_xwT_f32", attention == CudaBackend.AttentionKernel.FUSED ? "flash_attention_f32" : "attention_f32", "bias_act_f32");
     }
 
     /** The VAE decoder: infinity-tiny-a's final latent → the official image (img_float 1e-4, uint8 ±1 in ≤ 0.1%). */
