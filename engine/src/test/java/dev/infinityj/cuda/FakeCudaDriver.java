@@ -114,6 +114,7 @@ final class FakeCudaDriver {
             }
             case "cuMemFree" -> {
                 if (mem.remove((Long) a[0]) == null) throw new IllegalStateException("cuMemFree of unknown pointer");
+                freeGen++;
                 frees++;
                 return 0;
             }
@@ -179,26 +180,83 @@ final class FakeCudaDriver {
         }
         launches.add(k);
         grid = new int[] {(Integer) a[1], (Integer) a[2], (Integer) a[3]};
+        block = new int[] {(Integer) a[4], (Integer) a[5], (Integer) a[6]};
         emulate(k, v);
     }
 
     private MemorySegment f32(Object p, long n) { return dev((Long) p, n * 4); }
 
-    private int[] grid;
+    private int[] grid, block;
 
-    private float rf(Object p, long i) { return dev((Long) p + i * 4, 4).get(ValueLayout.JAVA_FLOAT, 0); }
-    private void wf(Object p, long i, float x) { dev((Long) p + i * 4, 4).set(ValueLayout.JAVA_FLOAT, 0, x); }
+    // the last few allocations an element access resolved (a kernel touches a handful of buffers; a
+    // skip-list lookup and a slice per element made the fixture runs minutes long)
+    private final long[] cacheLo = new long[4], cacheHi = new long[4];
+    private final MemorySegment[] cacheSeg = new MemorySegment[4];
+    private int cacheNext;
+    private long cacheGen;
+    private volatile long freeGen; // bumped by cuMemFree: a freed allocation leaves the cache
+
+    /** The allocation holding [ptr, ptr + bytes), through the small cache; throws outside live memory. */
+    private int slot(long ptr, long bytes) {
+        long g = freeGen;
+        if (g != cacheGen) { java.util.Arrays.fill(cacheSeg, null); cacheGen = g; }
+        for (int i = 0; i < 4; i++)
+            if (cacheSeg[i] != null && ptr >= cacheLo[i] && ptr + bytes <= cacheHi[i]) return i;
+        var e = mem.floorEntry(ptr);
+        if (e == null || ptr + bytes > e.getKey() + e.getValue().byteSize())
+            throw new IllegalStateException("device range 0x" + Long.toHexString(ptr) + "+" + bytes + " is not allocated");
+        int i = cacheNext++ & 3;
+        cacheLo[i] = e.getKey();
+        cacheHi[i] = e.getKey() + e.getValue().byteSize();
+        cacheSeg[i] = e.getValue();
+        return i;
+    }
+
+    private float rf(Object p, long i) {
+        long a = (Long) p + i * 4;
+        int s = slot(a, 4);
+        return cacheSeg[s].get(ValueLayout.JAVA_FLOAT, a - cacheLo[s]);
+    }
+
+    private void wf(Object p, long i, float x) {
+        long a = (Long) p + i * 4;
+        int s = slot(a, 4);
+        cacheSeg[s].set(ValueLayout.JAVA_FLOAT, a - cacheLo[s], x);
+    }
+
+    /** n floats at device pointer p, copied out (the array-based transcriptions read their inputs so). */
+    private float[] floats(Object p, long n) {
+        float[] a = new float[Math.toIntExact(n)];
+        if (n > 0) MemorySegment.copy(dev((Long) p, n * 4), ValueLayout.JAVA_FLOAT, 0, a, 0, a.length);
+        return a;
+    }
+
+    /** The floats from p to the end of its allocation: what a strided view starting at p can reach. */
+    private float[] span(Object p) {
+        long ptr = (Long) p;
+        int s = slot(ptr, 0);
+        return floats(p, (cacheHi[s] - ptr) / 4);
+    }
+
+    /** Writes a back to device pointer p. */
+    private void store(Object p, float[] a) {
+        if (a.length > 0) MemorySegment.copy(a, 0, dev((Long) p, 4L * a.length), ValueLayout.JAVA_FLOAT, 0, a.length);
+    }
+
+    /** n weights of a GEMM / conv kernel widened to float (F32, BF16 or F16 by kernel name). */
+    private float[] weights(String k, Object p, long n) {
+        if (k.endsWith("_f32")) return floats(p, n);
+        short[] h = new short[Math.toIntExact(n)];
+        if (n > 0) MemorySegment.copy(dev((Long) p, n * 2), ValueLayout.JAVA_SHORT, 0, h, 0, h.length);
+        float[] a = new float[h.length];
+        boolean bf = k.endsWith("_bf16");
+        for (int i = 0; i < h.length; i++) a[i] = bf ? DType.bf16ToF32(h[i]) : Float.float16ToFloat(h[i]);
+        return a;
+    }
     private static boolean nul(Object p) { return (Long) p == 0; }
     private static long L(Object o) { return (Long) o; }
     private static int I(Object o) { return (Integer) o; }
     private static float F(Object o) { return (Float) o; }
-
-    /** A weight element of the GEMM kernels: F32, BF16 or F16 by kernel name. */
-    private float weight(String k, Object p, long i) {
-        if (k.endsWith("_f32")) return rf(p, i);
-        short h = dev((Long) p + i * 2, 2).get(ValueLayout.JAVA_SHORT, 0);
-        return k.endsWith("_bf16") ? DType.bf16ToF32(h) : Float.float16ToFloat(h);
-    }
 
     private static float act(float z, int act) {
         return switch (act) {
@@ -213,98 +271,110 @@ final class FakeCudaDriver {
     /** Java transcriptions of the remaining kernels (fp32/double as in the .cu sources). */
     private boolean emulateMore(String k, Object[] v) {
         switch (k) {
-            case "gemm_xwT_f32", "gemm_xwT_bf16", "gemm_xwT_f16" -> {
-                int M = I(v[4]), N = I(v[5]), K = I(v[6]);
-                for (int m = 0; m < M; m++)
-                    for (int n = 0; n < N; n++) {
-                        float acc = 0;
-                        for (int q = 0; q < K; q++) acc += rf(v[0], (long) m * K + q) * weight(k, v[1], (long) n * K + q);
-                        wf(v[3], (long) m * N + n, acc + (nul(v[2]) ? 0f : rf(v[2], n)));
-                    }
-            }
-            case "bmm_f32" -> {
-                int M = I(v[3]), N = I(v[4]), K = I(v[5]);
-                for (int z = 0; z < grid[2]; z++)
-                    for (int m = 0; m < M; m++)
-                        for (int n = 0; n < N; n++) {
-                            float acc = 0;
-                            for (int q = 0; q < K; q++) acc += rf(v[0], (long) z * M * K + (long) m * K + q) * rf(v[1], (long) z * K * N + (long) q * N + n);
-                            wf(v[2], (long) z * M * N + (long) m * N + n, acc);
-                        }
-            }
+            case "gemm_xwT_f32", "gemm_xwT_bf16", "gemm_xwT_f16" -> gemmXwT(k, v);
+            case "bmm_f32" -> bmm(v);
             case "layer_norm_f32" -> {
+                // norm.cu layer_norm_f32: one block per row (rows past the grid stay unwritten); the
+                // block_sum_d reductions are sums in double, taken here in index order
                 long rows = L(v[6]); int cols = I(v[7]); float eps = F(v[8]);
-                for (long r = 0; r < rows; r++) {
+                long n = Math.min(rows, grid[0]);
+                float[] x = floats(v[0], rows * cols), y = floats(v[1], rows * cols);
+                float[] w = nul(v[2]) ? null : floats(v[2], cols), b = nul(v[3]) ? null : floats(v[3], cols);
+                float[] sc = nul(v[4]) ? null : floats(v[4], cols), sh = nul(v[4]) ? null : floats(v[5], cols);
+                for (long r = 0; r < n; r++) {
+                    int o0 = (int) (r * cols);
                     double s = 0, var = 0;
-                    for (int j = 0; j < cols; j++) s += rf(v[0], r * cols + j);
+                    for (int j = 0; j < cols; j++) s += x[o0 + j];
                     double mean = s / cols;
-                    for (int j = 0; j < cols; j++) { double d = rf(v[0], r * cols + j) - mean; var += d * d; }
+                    for (int j = 0; j < cols; j++) { double d = x[o0 + j] - mean; var += d * d; }
                     double inv = 1.0 / Math.sqrt(var / cols + eps);
                     for (int j = 0; j < cols; j++) {
-                        float o = (float) ((rf(v[0], r * cols + j) - mean) * inv);
-                        if (!nul(v[2])) o *= rf(v[2], j);
-                        if (!nul(v[3])) o += rf(v[3], j);
-                        if (!nul(v[4])) o = o * (1f + rf(v[4], j)) + rf(v[5], j);
-                        wf(v[1], r * cols + j, o);
+                        float o = (float) ((x[o0 + j] - mean) * inv);
+                        if (w != null) o *= w[j];
+                        if (b != null) o += b[j];
+                        if (sc != null) o = o * (1f + sc[j]) + sh[j];
+                        y[o0 + j] = o;
                     }
                 }
+                store(v[1], y);
             }
             case "rms_norm_f32" -> {
+                // norm.cu rms_norm_f32: one block per row, sum of squares in double
                 long rows = L(v[3]); int cols = I(v[4]); float eps = F(v[5]);
-                for (long r = 0; r < rows; r++) {
+                long n = Math.min(rows, grid[0]);
+                float[] x = floats(v[0], rows * cols), y = floats(v[1], rows * cols), w = nul(v[2]) ? null : floats(v[2], cols);
+                for (long r = 0; r < n; r++) {
+                    int o0 = (int) (r * cols);
                     double s = 0;
-                    for (int j = 0; j < cols; j++) { double x = rf(v[0], r * cols + j); s += x * x; }
+                    for (int j = 0; j < cols; j++) { double q = x[o0 + j]; s += q * q; }
                     double inv = 1.0 / Math.sqrt(s / cols + eps);
                     for (int j = 0; j < cols; j++) {
-                        float o = (float) (rf(v[0], r * cols + j) * inv);
-                        if (!nul(v[2])) o *= rf(v[2], j);
-                        wf(v[1], r * cols + j, o);
+                        float o = (float) (x[o0 + j] * inv);
+                        if (w != null) o *= w[j];
+                        y[o0 + j] = o;
                     }
                 }
+                store(v[1], y);
             }
             case "softmax_f32" -> {
+                // norm.cu softmax_f32: one block per row, fp32 max, exp and sum in double
                 long rows = L(v[2]); int cols = I(v[3]);
-                for (long r = 0; r < rows; r++) {
+                long n = Math.min(rows, grid[0]);
+                float[] x = floats(v[0], rows * cols), y = floats(v[1], rows * cols);
+                for (long r = 0; r < n; r++) {
+                    int o0 = (int) (r * cols);
                     float m = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j < cols; j++) m = Math.max(m, rf(v[0], r * cols + j));
+                    for (int j = 0; j < cols; j++) m = Math.max(m, x[o0 + j]);
                     double s = 0;
-                    for (int j = 0; j < cols; j++) s += Math.exp(rf(v[0], r * cols + j) - m);
-                    for (int j = 0; j < cols; j++) wf(v[1], r * cols + j, (float) (Math.exp(rf(v[0], r * cols + j) - m) / s));
+                    for (int j = 0; j < cols; j++) s += Math.exp((double) (x[o0 + j] - m));
+                    for (int j = 0; j < cols; j++) y[o0 + j] = (float) (Math.exp((double) (x[o0 + j] - m)) / s);
                 }
+                store(v[1], y);
             }
             case "head_l2_normalize_f32" -> {
+                // norm.cu head_l2_normalize_f32: one warp per (l, h) row, rows = (blockIdx·blockDim + t) >> 5
                 long Lr = L(v[3]); int H = I(v[4]), D = I(v[5]); long sL = L(v[6]), sH = L(v[7]); float eps = F(v[8]);
-                for (long row = 0; row < Lr * H; row++) {
+                long rowsN = Math.min(Lr * H, (long) grid[0] * block[0] / 32);
+                float[] x = span(v[0]), y = floats(v[1], Lr * H * D), hs = nul(v[2]) ? null : floats(v[2], H);
+                for (long row = 0; row < rowsN; row++) {
                     long l = row / H; int h = (int) (row % H);
-                    long base = l * sL + h * sH;
+                    int base = Math.toIntExact(l * sL + h * sH);
                     double ss = 0;
-                    for (int p = 0; p < D; p++) { double x = rf(v[0], base + p); ss += x * x; }
-                    float inv = 1f / Math.max((float) Math.sqrt(ss), eps), m = nul(v[2]) ? 1f : rf(v[2], h);
-                    for (int p = 0; p < D; p++) wf(v[1], row * D + p, rf(v[0], base + p) * inv * m);
+                    for (int p = 0; p < D; p++) { double q = x[base + p]; ss += q * q; }
+                    float inv = 1f / Math.max((float) Math.sqrt(ss), eps), m = hs == null ? 1f : hs[h];
+                    for (int p = 0; p < D; p++) y[(int) (row * D + p)] = x[base + p] * inv * m;
                 }
+                store(v[1], y);
             }
             case "group_norm_stats_f32" -> {
+                // norm.cu group_norm_stats_f32: one block per group, sums in double
                 int groups = I(v[2]); long per = L(v[3]); float eps = F(v[4]);
-                for (int g = 0; g < groups; g++) {
+                float[] x = floats(v[0], groups * per), st = floats(v[1], 2L * groups);
+                for (int g = 0; g < Math.min(groups, grid[0]); g++) {
                     double s = 0, var = 0;
-                    for (long i = 0; i < per; i++) s += rf(v[0], g * per + i);
+                    for (long i = 0; i < per; i++) s += x[(int) (g * per + i)];
                     double mean = s / per;
-                    for (long i = 0; i < per; i++) { double d = rf(v[0], g * per + i) - mean; var += d * d; }
-                    wf(v[1], 2L * g, (float) mean);
-                    wf(v[1], 2L * g + 1, (float) (1.0 / Math.sqrt(var / per + eps)));
+                    for (long i = 0; i < per; i++) { double d = x[(int) (g * per + i)] - mean; var += d * d; }
+                    st[2 * g] = (float) mean;
+                    st[2 * g + 1] = (float) (1.0 / Math.sqrt(var / per + eps));
                 }
+                store(v[1], st);
             }
             case "group_norm_apply_f32" -> {
+                // norm.cu group_norm_apply_f32 (grid-stride: every element whatever the grid)
                 int C = I(v[5]), groups = I(v[7]), silu = I(v[8]); long HW = L(v[6]);
                 int cg = C / groups;
-                for (long i = 0; i < C * HW; i++) {
+                float[] x = floats(v[0], C * HW), y = new float[x.length], st = floats(v[2], 2L * groups);
+                float[] w = nul(v[3]) ? null : floats(v[3], C), b = nul(v[4]) ? null : floats(v[4], C);
+                for (int i = 0; i < x.length; i++) {
                     int c = (int) (i / HW), g = c / cg;
-                    float x = (rf(v[0], i) - rf(v[2], 2L * g)) * rf(v[2], 2L * g + 1);
-                    if (!nul(v[3])) x *= rf(v[3], c);
-                    if (!nul(v[4])) x += rf(v[4], c);
-                    if (silu != 0) x = x / (1f + (float) Math.exp(-x));
-                    wf(v[1], i, x);
+                    float q = (x[i] - st[2 * g]) * st[2 * g + 1];
+                    if (w != null) q *= w[c];
+                    if (b != null) q += b[c];
+                    if (silu != 0) q = q / (1f + (float) Math.exp(-q));
+                    y[i] = q;
                 }
+                store(v[1], y);
             }
             case "bias_act_f32" -> {
                 long n = L(v[3]); int cols = I(v[4]), a = I(v[5]);
@@ -355,50 +425,175 @@ final class FakeCudaDriver {
                 }
             }
             case "conv2d_f32" -> {
+                // gemm.cu conv2d_f32: one thread per output (grid-stride), bias first, then ic, dy, dx;
+                // acc += x·w as nvcc contracts it (FMA)
                 int C = I(v[4]), H = I(v[5]), W = I(v[6]), O = I(v[7]), kh = I(v[8]), kw = I(v[9]), st = I(v[10]), pad = I(v[11]), Ho = I(v[12]), Wo = I(v[13]);
-                for (long i = 0; i < (long) O * Ho * Wo; i++) {
-                    int ox = (int) (i % Wo), oy = (int) ((i / Wo) % Ho);
-                    long oc = i / ((long) Ho * Wo);
-                    float acc = nul(v[2]) ? 0f : rf(v[2], oc);
+                float[] x = floats(v[0], (long) C * H * W), w = floats(v[1], (long) O * C * kh * kw), b = nul(v[2]) ? null : floats(v[2], O);
+                float[] y = new float[Math.toIntExact((long) O * Ho * Wo)];
+                for (int i = 0; i < y.length; i++) {
+                    int ox = i % Wo, oy = (i / Wo) % Ho, oc = i / (Ho * Wo);
+                    float acc = b == null ? 0f : b[oc];
                     for (int ic = 0; ic < C; ic++)
                         for (int dy = 0; dy < kh; dy++) {
                             int iy = oy * st - pad + dy;
                             if (iy < 0 || iy >= H) continue;
+                            int xr = (ic * H + iy) * W, wr = ((oc * C + ic) * kh + dy) * kw;
                             for (int dx = 0; dx < kw; dx++) {
                                 int ix = ox * st - pad + dx;
                                 if (ix < 0 || ix >= W) continue;
-                                acc += rf(v[0], ((long) ic * H + iy) * W + ix) * rf(v[1], ((oc * C + ic) * kh + dy) * kw + dx);
+                                acc = Math.fma(x[xr + ix], w[wr + dx], acc);
                             }
                         }
-                    wf(v[3], i, acc);
+                    y[i] = acc;
                 }
+                store(v[3], y);
             }
-            case "attention_f32" -> {
-                int Lq = I(v[5]), Lk = I(v[6]), H = I(v[7]), D = I(v[8]), Dv = I(v[9]);
-                long qsL = L(v[10]), qsH = L(v[11]), ksL = L(v[12]), ksH = L(v[13]), vsL = L(v[14]), vsH = L(v[15]);
-                float scale = F(v[16]);
-                for (int i = 0; i < Lq; i++)
-                    for (int h = 0; h < H; h++) {
-                        float m = Float.NEGATIVE_INFINITY, sum = 0;
-                        float[] acc = new float[Dv];
-                        for (int j = 0; j < Lk; j++) {
-                            float d = 0;
-                            for (int p = 0; p < D; p++) d += rf(v[0], i * qsL + h * qsH + p) * rf(v[1], j * ksL + h * ksH + p);
-                            float s = d * scale;
-                            if (!nul(v[3])) s += rf(v[3], ((long) h * Lq + i) * Lk + j);
-                            float mn = Math.max(m, s), corr = (float) Math.exp(m - mn), e = (float) Math.exp(s - mn);
-                            sum = sum * corr + e;
-                            for (int p = 0; p < Dv; p++) acc[p] = acc[p] * corr + e * rf(v[2], j * vsL + h * vsH + p);
-                            m = mn;
-                        }
-                        for (int p = 0; p < Dv; p++) wf(v[4], ((long) i * H + h) * Dv + p, acc[p] / sum);
-                    }
-            }
+            case "attention_f32" -> attentionWarp(v);
             case "flash_attention_f32", "flash_attention_bf16" -> flashAttention(k.endsWith("bf16"), v);
             case "conv2d_igemm_f32", "conv2d_igemm_bf16" -> convImplicitGemm(k, v);
             default -> { return false; }
         }
         return true;
+    }
+
+    /**
+     * gemm.cu gemm_xwT transcribed block by block: 32×32 tiles of y at (blockIdx.y·32, blockIdx.x·32) for
+     * the launched grid only (a grid too small leaves outputs unwritten), K in steps of 32 through the
+     * zero-padded shared tiles xs / ws, thread (tx, ty) accumulating rows ty + 8q of column tx in fp32
+     * (acc += xs·ws, an FMA as nvcc contracts it), bias added at the store.
+     */
+    private void gemmXwT(String k, Object[] v) {
+        final int TS = 32;
+        int M = I(v[4]), N = I(v[5]), K = I(v[6]);
+        if (block[0] != 32 || block[1] != 8) throw new IllegalStateException(k + " block " + java.util.Arrays.toString(block));
+        float[] x = floats(v[0], (long) M * K), w = weights(k, v[1], (long) N * K), b = nul(v[2]) ? null : floats(v[2], N);
+        float[] y = floats(v[3], (long) M * N);
+        float[][] xs = new float[TS][TS], ws = new float[TS][TS];
+        float[][][] acc = new float[8][TS][4];
+        for (int by = 0; by < grid[1]; by++)
+            for (int bx = 0; bx < grid[0]; bx++) {
+                int row0 = by * TS, col0 = bx * TS;
+                for (float[][] a : acc) for (float[] r : a) java.util.Arrays.fill(r, 0f);
+                for (int k0 = 0; k0 < K; k0 += TS) {
+                    for (int r = 0; r < TS; r++)
+                        for (int tx = 0; tx < TS; tx++) {
+                            int gr = row0 + r, gk = k0 + tx, gn = col0 + r;
+                            xs[r][tx] = gr < M && gk < K ? x[gr * K + gk] : 0f;
+                            ws[r][tx] = gn < N && gk < K ? w[gn * K + gk] : 0f;
+                        }
+                    for (int ty = 0; ty < 8; ty++)
+                        for (int tx = 0; tx < TS; tx++) {
+                            float[] a = acc[ty][tx];
+                            for (int kk = 0; kk < TS; kk++) {
+                                float wv = ws[tx][kk];
+                                for (int q = 0; q < 4; q++) a[q] = Math.fma(xs[ty + 8 * q][kk], wv, a[q]);
+                            }
+                        }
+                }
+                for (int ty = 0; ty < 8; ty++)
+                    for (int tx = 0; tx < TS; tx++) {
+                        int gc = col0 + tx;
+                        if (gc >= N) continue;
+                        for (int q = 0; q < 4; q++) {
+                            int gr = row0 + ty + 8 * q;
+                            if (gr < M) y[gr * N + gc] = acc[ty][tx][q] + (b == null ? 0f : b[gc]);
+                        }
+                    }
+            }
+        store(v[3], y);
+    }
+
+    /** gemm.cu bmm_f32 transcribed as {@link #gemmXwT}: grid z = batch, b read [K, N] row-major. */
+    private void bmm(Object[] v) {
+        final int TS = 32;
+        int M = I(v[3]), N = I(v[4]), K = I(v[5]), B = grid[2];
+        float[] a = floats(v[0], (long) B * M * K), bm = floats(v[1], (long) B * K * N), c = floats(v[2], (long) B * M * N);
+        float[][] as = new float[TS][TS], bs = new float[TS][TS];
+        float[][][] acc = new float[8][TS][4];
+        for (int z = 0; z < B; z++)
+            for (int by = 0; by < grid[1]; by++)
+                for (int bx = 0; bx < grid[0]; bx++) {
+                    int row0 = by * TS, col0 = bx * TS, ao = z * M * K, bo = z * K * N, co = z * M * N;
+                    for (float[][] t : acc) for (float[] r : t) java.util.Arrays.fill(r, 0f);
+                    for (int k0 = 0; k0 < K; k0 += TS) {
+                        for (int r = 0; r < TS; r++)
+                            for (int tx = 0; tx < TS; tx++) {
+                                int gr = row0 + r, gk = k0 + tx, bk = k0 + r, bn = col0 + tx;
+                                as[r][tx] = gr < M && gk < K ? a[ao + gr * K + gk] : 0f;
+                                bs[r][tx] = bk < K && bn < N ? bm[bo + bk * N + bn] : 0f;
+                            }
+                        for (int ty = 0; ty < 8; ty++)
+                            for (int tx = 0; tx < TS; tx++)
+                                for (int kk = 0; kk < TS; kk++) {
+                                    float bv = bs[kk][tx];
+                                    for (int q = 0; q < 4; q++) acc[ty][tx][q] = Math.fma(as[ty + 8 * q][kk], bv, acc[ty][tx][q]);
+                                }
+                    }
+                    for (int ty = 0; ty < 8; ty++)
+                        for (int tx = 0; tx < TS; tx++) {
+                            int gc = col0 + tx;
+                            if (gc >= N) continue;
+                            for (int q = 0; q < 4; q++) {
+                                int gr = row0 + ty + 8 * q;
+                                if (gr < M) c[co + gr * N + gc] = acc[ty][tx][q];
+                            }
+                        }
+                }
+        store(v[2], c);
+    }
+
+    /** common.cuh warp_sum: the butterfly over 32 lanes (every lane ends with the same total). */
+    private static float warpSum(float[] lane) {
+        float[] t = new float[32];
+        for (int o = 16; o > 0; o >>= 1) {
+            for (int l = 0; l < 32; l++) t[l] = lane[l] + lane[l ^ o];
+            System.arraycopy(t, 0, lane, 0, 32);
+        }
+        return lane[0];
+    }
+
+    /**
+     * attention.cu attention_f32 transcribed lane by lane: one warp per (query i, head h) for the warps
+     * the grid launches, lane holding q[lane + 32t] (t < 8), a per-lane partial dot (FMA) reduced by the
+     * warp_sum butterfly, then the online softmax with expf in fp32 and the lanes' Dv accumulators.
+     */
+    private void attentionWarp(Object[] v) {
+        int Lq = I(v[5]), Lk = I(v[6]), H = I(v[7]), D = I(v[8]), Dv = I(v[9]);
+        long qsL = L(v[10]), qsH = L(v[11]), ksL = L(v[12]), ksH = L(v[13]), vsL = L(v[14]), vsH = L(v[15]);
+        float scale = F(v[16]);
+        if (D > 256 || Dv > 256) throw new IllegalStateException("attention_f32 launched with D=" + D + ", Dv=" + Dv);
+        float[] q = span(v[0]), kk = span(v[1]), vv = span(v[2]), bias = nul(v[3]) ? null : floats(v[3], (long) H * Lq * Lk);
+        float[] o = floats(v[4], (long) Lq * H * Dv);
+        long warps = Math.min((long) Lq * H, (long) grid[0] * block[0] >> 5);
+        float[][] qv = new float[32][8], acc = new float[32][8];
+        float[] part = new float[32];
+        for (long wid = 0; wid < warps; wid++) {
+            int i = (int) (wid / H), h = (int) (wid % H);
+            long qr = i * qsL + h * qsH;
+            for (int lane = 0; lane < 32; lane++)
+                for (int t = 0; t < 8; t++) { int p = lane + 32 * t; qv[lane][t] = p < D ? q[(int) (qr + p)] : 0f; acc[lane][t] = 0f; }
+            float m = Float.NEGATIVE_INFINITY, sum = 0f;
+            for (int j = 0; j < Lk; j++) {
+                long kr = j * ksL + h * ksH;
+                for (int lane = 0; lane < 32; lane++) {
+                    float d = 0f;
+                    for (int t = 0; t < 8; t++) { int p = lane + 32 * t; if (p < D) d = Math.fma(qv[lane][t], kk[(int) (kr + p)], d); }
+                    part[lane] = d;
+                }
+                float s = warpSum(part) * scale;
+                if (bias != null) s += bias[(int) (((long) h * Lq + i) * Lk + j)];
+                float mn = Math.max(m, s);
+                float corr = (float) Math.exp(m - mn), e = (float) Math.exp(s - mn);
+                sum = Math.fma(sum, corr, e);
+                long vr = j * vsL + h * vsH;
+                for (int lane = 0; lane < 32; lane++)
+                    for (int t = 0; t < 8; t++) { int p = lane + 32 * t; if (p < Dv) acc[lane][t] = Math.fma(acc[lane][t], corr, e * vv[(int) (vr + p)]); }
+                m = mn;
+            }
+            for (int lane = 0; lane < 32; lane++)
+                for (int t = 0; t < 8; t++) { int p = lane + 32 * t; if (p < Dv) o[(int) (wid * Dv + p)] = acc[lane][t] / sum; }
+        }
+        store(v[4], o);
     }
 
     /**
@@ -412,17 +607,20 @@ final class FakeCudaDriver {
         long P = (long) Ho * Wo;
         int khw = kh * kw, K = C * khw;
         if (grid[0] != (P + BN - 1) / BN || grid[1] != (O + BM - 1) / BM) throw new IllegalStateException("conv2d_igemm grid " + java.util.Arrays.toString(grid));
+        if (block[0] != T) throw new IllegalStateException("conv2d_igemm block " + java.util.Arrays.toString(block));
+        float[] x = floats(v[0], (long) C * H * W), w = weights(k, v[1], (long) O * K), b = nul(v[2]) ? null : floats(v[2], O);
+        float[] y = floats(v[3], O * P);
         for (int by = 0; by < grid[1]; by++)
             for (int bx = 0; bx < grid[0]; bx++) {
                 int o0 = by * BM;
                 long p0 = (long) bx * BN;
-                float[][][] acc = new float[T][4][4];
+                float[][] acc = new float[T][16]; // acc[i][j] of thread t at [4i + j]
                 float[][] as = new float[BK][BM], bs = new float[BK][BN];
                 for (int k0 = 0; k0 < K; k0 += BK) {
                     for (int t = 0; t < T; t++)
                         for (int u = 0; u < BM * BK / T; u++) {
                             int e = t + u * T, kk = e % BK, m = e / BK, o = o0 + m, kx = k0 + kk;
-                            as[kk][m] = o < O && kx < K ? weight(k, v[1], (long) o * K + kx) : 0f;
+                            as[kk][m] = o < O && kx < K ? w[o * K + kx] : 0f;
                         }
                     for (int t = 0; t < T; t++)
                         for (int u = 0; u < BN * BK / T; u++) {
@@ -433,15 +631,20 @@ final class FakeCudaDriver {
                                 int c = kx / khw, r = kx - c * khw, dy = r / kw, dx = r - dy * kw;
                                 int oy = (int) (p / Wo), ox = (int) (p - (long) oy * Wo);
                                 int iy = oy * st - pad + dy, ix = ox * st - pad + dx;
-                                if (iy >= 0 && iy < H && ix >= 0 && ix < W) val = rf(v[0], ((long) c * H + iy) * W + ix);
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < W) val = x[(c * H + iy) * W + ix];
                             }
                             bs[kk][n] = val;
                         }
                     for (int t = 0; t < T; t++) {
                         int tx = t & 15, ty = t >> 4;
-                        for (int kk = 0; kk < BK; kk++)
-                            for (int i = 0; i < 4; i++)
-                                for (int j = 0; j < 4; j++) acc[t][i][j] += as[kk][ty + 16 * i] * bs[kk][tx + 16 * j];
+                        float[] at = acc[t];
+                        for (int kk = 0; kk < BK; kk++) {
+                            float[] ak = as[kk], bk = bs[kk];
+                            for (int i = 0; i < 4; i++) {
+                                float a = ak[ty + 16 * i];
+                                for (int j = 0; j < 4; j++) at[4 * i + j] = Math.fma(a, bk[tx + 16 * j], at[4 * i + j]);
+                            }
+                        }
                     }
                 }
                 for (int t = 0; t < T; t++) {
@@ -449,24 +652,42 @@ final class FakeCudaDriver {
                     for (int i = 0; i < 4; i++) {
                         int o = o0 + ty + 16 * i;
                         if (o >= O) continue;
+                        float bo = b == null ? 0f : b[o];
                         for (int j = 0; j < 4; j++) {
                             long p = p0 + tx + 16 * j;
-                            if (p < P) wf(v[3], (long) o * P + p, acc[t][i][j] + (nul(v[2]) ? 0f : rf(v[2], o)));
+                            if (p < P) y[(int) (o * P + p)] = acc[t][4 * i + j] + bo;
                         }
                     }
                 }
             }
+        store(v[3], y);
     }
 
-    /** An activation element: F32, or BF16 widened as fa_ld does. */
-    private float act16(boolean bf16, Object p, long i) {
-        return bf16 ? DType.bf16ToF32(dev((Long) p + i * 2, 2).get(ValueLayout.JAVA_SHORT, 0)) : rf(p, i);
+    /** The activations from p to the end of its allocation: F32, or BF16 widened as fa_ld does. */
+    private float[] spanAct(boolean bf16, Object p) {
+        if (!bf16) return span(p);
+        long ptr = (Long) p;
+        int sl = slot(ptr, 0);
+        int n = Math.toIntExact((cacheHi[sl] - ptr) / 2);
+        short[] h = new short[n];
+        if (n > 0) MemorySegment.copy(dev(ptr, 2L * n), ValueLayout.JAVA_SHORT, 0, h, 0, n);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = DType.bf16ToF32(h[i]);
+        return a;
+    }
+
+    /** common.cuh-style quad_sum of flash_attention.cu: v += lane^1, then v += lane^2, for the quad q0..q0+3. */
+    private static float quadSum(float[] v, int q0) {
+        float a = v[q0] + v[q0 + 1], b = v[q0 + 2] + v[q0 + 3];
+        return a + b;
     }
 
     /**
      * flash_attention.cu transcribed block by block and thread by thread (tile sizes, the quad layout of
-     * rows and columns, the masked tail tile, the probability hand-over between the four lanes of a row,
-     * the fused cosine factors), so a wrong index in that structure shows up against NaiveBackend here.
+     * rows and columns, the masked tail tile, the quad_sum / quad_max reductions, the probability
+     * hand-over between the four lanes of a row, the fused cosine factors, acc · (1/l) at the store),
+     * with the products the kernel accumulates (s += q·k, acc += p·v, l·corr + psum) as FMAs, as nvcc
+     * contracts them.
      */
     private void flashAttention(boolean bf16, Object[] v) {
         final int BQ = Kernels.FLASH_BLOCK_Q, BK = 16, T = Kernels.FLASH_THREADS, MAXD = Kernels.FLASH_MAX_HEAD_DIM;
@@ -475,81 +696,105 @@ final class FakeCudaDriver {
         float scale = F(v[17]), eps = F(v[19]);
         int flags = I(v[18]);
         if (D > MAXD || Dv > MAXD) throw new IllegalStateException("flash_attention launched with D=" + D + ", Dv=" + Dv);
-        if (grid[0] != (Lq + BQ - 1) / BQ || grid[1] != H) throw new IllegalStateException("flash_attention grid " + java.util.Arrays.toString(grid));
+        if (grid[0] != (Lq + BQ - 1) / BQ || grid[1] != H || block[0] != T) throw new IllegalStateException("flash_attention grid " + java.util.Arrays.toString(grid) + " block " + java.util.Arrays.toString(block));
+        float[] qa = spanAct(bf16, v[0]), ka = spanAct(bf16, v[1]), va = spanAct(bf16, v[2]);
+        float[] bias = nul(v[3]) ? null : floats(v[3], (long) H * Lq * Lk), qScale = nul(v[4]) ? null : floats(v[4], H);
+        float[] out = floats(v[5], (long) Lq * H * Dv);
+        float[][] qs = new float[BQ][MAXD], kvs = new float[BK][MAXD];
+        float[] qf = new float[T], m = new float[T], l = new float[T], kinv = new float[BK], red = new float[T], tmax = new float[T];
+        float[][] acc = new float[T][MAXD / 4], s = new float[T][BK / 4];
         for (int bx = 0; bx < grid[0]; bx++)
-            for (int h = 0; h < H; h++) {
+            for (int h = 0; h < grid[1]; h++) {
                 int i0 = bx * BQ;
-                float[][] qs = new float[BQ][D], kvs = new float[BK][Math.max(D, Dv)];
-                for (int rr = 0; rr < BQ; rr++) for (int d = 0; d < D; d++)
-                    qs[rr][d] = i0 + rr < Lq ? act16(bf16, v[0], (i0 + rr) * qsL + h * qsH + d) : 0f;
-                float[] qf = new float[T], m = new float[T], l = new float[T];
-                float[][] acc = new float[T][MAXD / 4], s = new float[T][BK / 4];
-                for (int t = 0; t < T; t++) {
-                    int r = t >> 2;
-                    qf[t] = scale;
-                    if ((flags & 1) != 0) {
-                        float ss = 0;
-                        for (int d = 0; d < D; d++) ss += qs[r][d] * qs[r][d]; // the quad sum, in another order
-                        qf[t] = scale * (1f / Math.max((float) Math.sqrt(ss), eps)) * (nul(v[4]) ? 1f : rf(v[4], h));
-                    }
-                    m[t] = Float.NEGATIVE_INFINITY;
+                for (int e = 0; e < BQ * D; e++) {
+                    int rr = e / D, d = e - rr * D, i = i0 + rr;
+                    qs[rr][d] = i < Lq ? qa[(int) (i * qsL + h * qsH + d)] : 0f;
                 }
-                float[] kinv = new float[BK];
+                for (int t = 0; t < T; t++) {
+                    int r = t >> 2, g = t & 3;
+                    float ss = 0f;
+                    if ((flags & 1) != 0) for (int d = g; d < D; d += 4) ss = Math.fma(qs[r][d], qs[r][d], ss);
+                    red[t] = ss;
+                }
+                for (int t = 0; t < T; t++) {
+                    qf[t] = scale;
+                    if ((flags & 1) != 0)
+                        qf[t] = scale * (1f / Math.max((float) Math.sqrt(quadSum(red, t & ~3)), eps)) * (qScale == null ? 1f : qScale[h]);
+                    java.util.Arrays.fill(acc[t], 0f);
+                    m[t] = Float.NEGATIVE_INFINITY;
+                    l[t] = 0f;
+                }
                 for (int j0 = 0; j0 < Lk; j0 += BK) {
-                    for (int c = 0; c < BK; c++) for (int d = 0; d < D; d++)
-                        kvs[c][d] = j0 + c < Lk ? act16(bf16, v[1], (j0 + c) * ksL + h * ksH + d) : 0f;
-                    if ((flags & 2) != 0)
-                        for (int c = 0; c < BK; c++) {
-                            float ss = 0;
-                            for (int d = 0; d < D; d++) ss += kvs[c][d] * kvs[c][d];
-                            kinv[c] = 1f / Math.max((float) Math.sqrt(ss), eps);
+                    for (int e = 0; e < BK * D; e++) {
+                        int c = e / D, d = e - c * D, j = j0 + c;
+                        kvs[c][d] = j < Lk ? ka[(int) (j * ksL + h * ksH + d)] : 0f;
+                    }
+                    if ((flags & 2) != 0) {
+                        for (int t = 0; t < T; t++) {
+                            int r = t >> 2, g = t & 3;
+                            float ss = 0f;
+                            if (r < BK) for (int d = g; d < D; d += 4) ss = Math.fma(kvs[r][d], kvs[r][d], ss);
+                            red[t] = ss;
                         }
-                    float[] tmax = new float[T];
+                        for (int r = 0; r < BK; r++) kinv[r] = 1f / Math.max((float) Math.sqrt(quadSum(red, 4 * r)), eps);
+                    }
                     for (int t = 0; t < T; t++) {
                         int r = t >> 2, g = t & 3, i = i0 + r;
+                        float[] st = s[t];
+                        java.util.Arrays.fill(st, 0f);
+                        for (int d = 0; d < D; d++) {
+                            float qv = qs[r][d];
+                            for (int c = 0; c < BK / 4; c++) st[c] = Math.fma(qv, kvs[g + 4 * c][d], st[c]);
+                        }
                         tmax[t] = Float.NEGATIVE_INFINITY;
                         for (int c = 0; c < BK / 4; c++) {
-                            float dot = 0;
-                            for (int d = 0; d < D; d++) dot += qs[r][d] * kvs[g + 4 * c][d];
                             int j = j0 + g + 4 * c;
-                            float x = dot * qf[t];
+                            float x = st[c] * qf[t];
                             if ((flags & 2) != 0) x *= kinv[g + 4 * c];
-                            if (!nul(v[3]) && i < Lq && j < Lk) x += rf(v[3], ((long) h * Lq + i) * Lk + j);
-                            s[t][c] = j < Lk ? x : Float.NEGATIVE_INFINITY;
-                            tmax[t] = Math.max(tmax[t], s[t][c]);
+                            if (bias != null && i < Lq && j < Lk) x += bias[(int) (((long) h * Lq + i) * Lk + j)];
+                            st[c] = j < Lk ? x : Float.NEGATIVE_INFINITY;
+                            tmax[t] = Math.max(tmax[t], st[c]);
                         }
                     }
+                    float[] corr = new float[T];
                     for (int t = 0; t < T; t++) {
                         int q0 = t & ~3;
                         float rowMax = Math.max(Math.max(tmax[q0], tmax[q0 + 1]), Math.max(tmax[q0 + 2], tmax[q0 + 3]));
                         float mNew = Math.max(m[t], rowMax);
-                        float corr = mNew == Float.NEGATIVE_INFINITY ? 1f : (float) Math.exp(m[t] - mNew);
-                        for (int c = 0; c < BK / 4; c++) s[t][c] = mNew == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(s[t][c] - mNew);
+                        corr[t] = mNew == Float.NEGATIVE_INFINITY ? 1f : (float) Math.exp(m[t] - mNew);
+                        float psum = 0f;
+                        for (int c = 0; c < BK / 4; c++) {
+                            s[t][c] = mNew == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(s[t][c] - mNew);
+                            psum += s[t][c];
+                        }
+                        red[t] = psum;
                         m[t] = mNew;
-                        l[t] *= corr;
-                        for (int j = 0; j < MAXD / 4; j++) acc[t][j] *= corr;
                     }
                     for (int t = 0; t < T; t++) {
-                        int q0 = t & ~3;
-                        for (int u = 0; u < 4; u++) for (int c = 0; c < BK / 4; c++) l[t] += s[q0 + u][c];
+                        l[t] = Math.fma(l[t], corr[t], quadSum(red, t & ~3));
+                        for (int j = 0; j < MAXD / 4; j++) acc[t][j] *= corr[t];
                     }
-                    for (int c = 0; c < BK; c++) for (int d = 0; d < Dv; d++)
-                        kvs[c][d] = j0 + c < Lk ? act16(bf16, v[2], (j0 + c) * vsL + h * vsH + d) : 0f;
+                    for (int e = 0; e < BK * Dv; e++) {
+                        int c = e / Dv, d = e - c * Dv, j = j0 + c;
+                        kvs[c][d] = j < Lk ? va[(int) (j * vsL + h * vsH + d)] : 0f;
+                    }
                     for (int t = 0; t < T; t++) {
                         int g = t & 3, q0 = t & ~3;
                         for (int kk = 0; kk < BK; kk++) {
                             float p = s[q0 + (kk & 3)][kk >> 2];
-                            for (int j = 0; j < MAXD / 4; j++) if (g + 4 * j < Dv) acc[t][j] += p * kvs[kk][g + 4 * j];
+                            for (int j = 0; j < MAXD / 4; j++) if (g + 4 * j < Dv) acc[t][j] = Math.fma(p, kvs[kk][g + 4 * j], acc[t][j]);
                         }
                     }
                 }
                 for (int t = 0; t < T; t++) {
                     int r = t >> 2, g = t & 3, i = i0 + r;
                     if (i >= Lq) continue;
+                    float inv = 1f / l[t];
                     for (int j = 0; j < MAXD / 4; j++)
-                        if (g + 4 * j < Dv) wf(v[5], ((long) i * H + h) * Dv + g + 4 * j, acc[t][j] / l[t]);
+                        if (g + 4 * j < Dv) out[(int) (((long) i * H + h) * Dv + g + 4 * j)] = acc[t][j] * inv;
                 }
             }
+        store(v[5], out);
     }
 
     /** Java transcriptions of some kernels (same arithmetic as the .cu sources). */
