@@ -20,13 +20,17 @@ import java.util.SplittableRandom;
  * the last scales with cosine attention (16 × 128; 4096 × 10521, 2304 × 6425, 1024 × 2521, 256 × 521,
  * 16 × 21), a text cross-attention (16 × 128, 4096 × 512, scale 1/√128) and T5-XL's self-attention with
  * its relative-position bias (32 × 64, 512 × 512). Kinds: FUSED (flash_attention_f32), FUSED with BF16
- * inputs (flash_attention_bf16), SIMPLE (attention_f32) and, with cuBLAS, CUBLAS (materialised scores).
+ * inputs (flash_attention_bf16), SIMPLE (attention_f32), with cuBLAS CUBLAS (materialised scores), and
+ * MMA (flash_attention_mma_bf16, tensor cores; unverified on hardware until this harness has run it):
+ * {@code mma} from the F32 inputs (the time includes their conversion to bf16 on the GPU), {@code mma-bf16}
+ * from BF16 inputs (the kernel alone).
  *
  * <p>Per call: mean milliseconds over the timed iterations, including the output allocation (and for
  * CUBLAS the H·Lq·Lk score buffer), and GFLOPS counted as 4·Lq·Lk·D·H (QKᵀ and P·V; softmax not counted).
  * Each kind's output is compared with FUSED's (max abs difference over max |FUSED|; at most 2e-3, or
- * 3e-2 with BF16 inputs) so a fast wrong kernel cannot pass unnoticed: a disagreement is marked BAD
- * and the exit status is 1.
+ * 3e-2 with BF16 inputs and for MMA, whose q/k/v and probabilities are bf16: each weight is off by at
+ * most 2⁻⁸ relative, well inside 3e-2 of the output's range) so a fast wrong kernel cannot pass
+ * unnoticed: a disagreement is marked BAD and the exit status is 1.
  *
  * <pre>java -cp ... dev.infinityj.bench.CudaAttentionBench [iters=10] [shapes=4096x10521,16x21] [kinds=fused,simple]</pre>
  */
@@ -45,19 +49,19 @@ public final class CudaAttentionBench {
             new Shape("2B cross to text", 4096, 512, 16, 128, false, (float) (1 / Math.sqrt(128))),
             new Shape("T5-XL self + bias", 512, 512, 32, 64, true, 1f));
 
-    /** Largest accepted difference from FUSED: fp32 kinds; BF16 inputs (rounded to 8 mantissa bits). */
+    /** Largest accepted difference from FUSED: fp32 kinds; BF16 inputs or MMA (8-bit significands). */
     static final double TOL_F32 = 2e-3, TOL_BF16 = 3e-2;
     static int disagreements;
 
     public static void main(String[] args) {
         int iters = 10;
         String shapeFilter = null;
-        List<String> kindNames = List.of("fused", "fused-bf16", "simple", "cublas");
+        List<String> kindNames = List.of("fused", "fused-bf16", "simple", "cublas", "mma", "mma-bf16");
         for (String a : args) {
             if (a.startsWith("iters=")) iters = Integer.parseInt(a.substring(6));
             else if (a.startsWith("shapes=")) shapeFilter = "," + a.substring(7) + ",";
             else if (a.startsWith("kinds=")) kindNames = List.of(a.substring(6).split(","));
-            else { System.err.println("usage: CudaAttentionBench [iters=N] [shapes=LqxLk,...] [kinds=fused,fused-bf16,simple,cublas]"); System.exit(2); }
+            else { System.err.println("usage: CudaAttentionBench [iters=N] [shapes=LqxLk,...] [kinds=fused,fused-bf16,simple,cublas,mma,mma-bf16]"); System.exit(2); }
         }
         Optional<String> why = CudaBackend.probe();
         if (why.isPresent()) {
@@ -93,9 +97,11 @@ public final class CudaAttentionBench {
         List<String> rows = new ArrayList<>();
         for (String name : kindNames) {
             AttentionKernel kind;
-            boolean bf16 = name.equals("fused-bf16");
+            boolean bf16 = name.endsWith("-bf16");
+            boolean lowPrecision = bf16 || name.startsWith("mma");
             switch (name) {
                 case "fused", "fused-bf16" -> kind = AttentionKernel.FUSED;
+                case "mma", "mma-bf16" -> kind = AttentionKernel.MMA;
                 case "simple" -> kind = AttentionKernel.SIMPLE;
                 case "cublas" -> {
                     if (!be.usesCublas()) { rows.add(String.format("%-20s %-14s %-11s %s", s.name(), s.key(), name, "skipped: no cuBLAS")); continue; }
@@ -122,7 +128,7 @@ public final class CudaAttentionBench {
             else if (fused == null) diff = "n/a";
             else {
                 double e = relDiff(got, fused);
-                boolean bad = !(e <= (bf16 ? TOL_BF16 : TOL_F32));
+                boolean bad = !(e <= (lowPrecision ? TOL_BF16 : TOL_F32));
                 if (bad) disagreements++;
                 diff = String.format("%.2e%s", e, bad ? " BAD" : "");
             }

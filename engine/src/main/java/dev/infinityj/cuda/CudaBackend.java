@@ -66,11 +66,15 @@ public final class CudaBackend implements Backend {
      *   <li>{@code CUBLAS}: scores materialised: cuBLAS strided-batched QKᵀ per head (alpha = scale),
      *       the bias added, softmax_f32 over the rows, cuBLAS P·V. Needs H·Lq·Lk·4 bytes of scratch;
      *       without cuBLAS it falls back to SIMPLE.</li>
+     *   <li>{@code MMA}: flash_attention_mma.cu, FlashAttention-2 on tensor cores (mma.sync m16n8k16,
+     *       bf16 q/k/v and probabilities, fp32 accumulation; sm_80+). F32 inputs are rounded to bf16 on
+     *       the GPU first. Head dims that are not multiples of 16 or exceed 128 run FUSED. Unverified on
+     *       hardware so far (checked by ptxas and a lane-by-lane emulation only), hence not the default.</li>
      * </ul>
-     * The system property {@code infinityj.cuda.attention} (fused | simple | cublas) sets the default.
+     * The system property {@code infinityj.cuda.attention} (fused | simple | cublas | mma) sets the default.
      */
     public enum AttentionKernel {
-        FUSED, SIMPLE, CUBLAS;
+        FUSED, SIMPLE, CUBLAS, MMA;
 
         /** The default: {@code -Dinfinityj.cuda.attention=...} or FUSED. */
         public static AttentionKernel fromProperty() {
@@ -78,7 +82,7 @@ public final class CudaBackend implements Backend {
             if (p == null || p.isBlank()) return FUSED;
             try { return valueOf(p.trim().toUpperCase(java.util.Locale.ROOT)); }
             catch (IllegalArgumentException e) {
-                throw new BadInputException("infinityj.cuda.attention must be fused, simple or cublas, got '" + p + "'");
+                throw new BadInputException("infinityj.cuda.attention must be fused, simple, cublas or mma, got '" + p + "'");
             }
         }
     }
@@ -594,8 +598,8 @@ public final class CudaBackend implements Backend {
     /**
      * softmax(scale · q kᵀ + bias) v with a chosen implementation (tests and the timing harness compare
      * them): q [Lq, H, D], k [Lk, H, D], v [Lk, H, Dv], bias [H, Lq, Lk] or null → [Lq, H, Dv] F32.
-     * FUSED with head dims above 128 runs SIMPLE; CUBLAS without cuBLAS runs SIMPLE; head dims above
-     * 256 run on the host.
+     * FUSED with head dims above 128 runs SIMPLE; MMA with head dims not multiples of 16 or above 128
+     * runs FUSED's choice; CUBLAS without cuBLAS runs SIMPLE; head dims above 256 run on the host.
      */
     public Tensor attention(Tensor q, Tensor k, Tensor v, Tensor bias, float scale, AttentionKernel which) {
         return attn(q, k, v, bias, null, 0, 0f, scale, which);
@@ -606,7 +610,7 @@ public final class CudaBackend implements Backend {
      * softmax(scale · q̂ k̂ᵀ) v with q̂ = q / max(‖q‖, eps) · qScale[h] and, when {@code normalizeK},
      * k̂ = k / max(‖k‖, eps) (else k as given: the KV cache already holds k̂). Equal, up to fp32
      * rounding, to headL2Normalize followed by {@link #attention}; that is what runs when
-     * {@code which} is not FUSED or a head dim exceeds 128.
+     * {@code which} is neither FUSED nor MMA or a head dim exceeds 128.
      */
     public Tensor cosineAttention(Tensor q, Tensor k, Tensor v, Tensor qScale, boolean normalizeK, float eps, float scale,
                                   AttentionKernel which) {
@@ -625,7 +629,10 @@ public final class CudaBackend implements Backend {
         if (bias != null && (bias.rank() != 3 || bias.dim(0) != h || bias.dim(1) != lq || bias.dim(2) != lk))
             throw new ShapeException("attention: bias " + bias.describe() + " must be [" + h + ", " + lq + ", " + lk + "]");
         checkInt(lq, lk, h);
-        boolean fused = which == AttentionKernel.FUSED && d <= Kernels.FLASH_MAX_HEAD_DIM && dv <= Kernels.FLASH_MAX_HEAD_DIM;
+        boolean mma = which == AttentionKernel.MMA && mmaHeadDim(d) && mmaHeadDim(dv);
+        boolean fused = (which == AttentionKernel.FUSED || which == AttentionKernel.MMA)
+                && d <= Kernels.FLASH_MAX_HEAD_DIM && dv <= Kernels.FLASH_MAX_HEAD_DIM;
+        if (mma) return flashMma(q, k, v, bias, qScale, cosFlags, eps, scale);
         if (cosFlags != 0 && !fused) {
             // unfused cosine attention: normalise first, then the plain kernels
             Tensor qn = headL2Normalize(q, qScale, eps);
@@ -668,6 +675,41 @@ public final class CudaBackend implements Backend {
         long[] qs = qd.strides(), ks = kd.strides(), vs = vd.strides();
         c.launch(bf ? "flash_attention_bf16" : "flash_attention_f32",
                 (int) ((lq + Kernels.FLASH_BLOCK_Q - 1) / Kernels.FLASH_BLOCK_Q), (int) h, 1, Kernels.FLASH_THREADS, 1, 1, 0,
+                addr(qd), addr(kd), addr(vd), ptr(bd), ptr(sd), addr(o),
+                (int) lq, (int) lk, (int) h, (int) d, (int) dv, qs[0], qs[1], ks[0], ks[1], vs[0], vs[1], scale, flags, eps);
+        return o;
+    }
+
+    /** Head dims flash_attention_mma.cu takes: positive multiples of the mma k step (16), at most 128. */
+    private static boolean mmaHeadDim(long d) {
+        return d > 0 && d <= Kernels.MMA_MAX_HEAD_DIM && d % Kernels.MMA_HEAD_DIM_STEP == 0;
+    }
+
+    /** BF16 [L, H, D] rows with a unit last stride on the device: as it is, or converted on the GPU. */
+    private Tensor bf16Rows3(Tensor t) {
+        if (bf16Rows(t)) return t;
+        Tensor f = f32(t); // dense F32 (strided views copied, BF16/F16 widened)
+        Tensor b = newTensor(DType.BF16, f.shape());
+        long n = f.numel();
+        if (n > 0) c.launch1d("f32_to_bf16", n, addr(f), addr(b), n);
+        return b;
+    }
+
+    /**
+     * flash_attention_mma_bf16 (tensor cores): grid (⌈Lq/64⌉, H), 128 threads, 36 KB static shared
+     * memory; bf16 q/k/v, f32 bias / qScale / output. Same flags and semantics as {@link #flash}.
+     */
+    private Tensor flashMma(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor qScale, int flags, float eps, float scale) {
+        long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
+        Tensor o = newTensor(DType.F32, lq, h, dv);
+        if (lq == 0 || h == 0) return o;
+        if (lk == 0) { c.zero(addr(o), Math.max(4, o.numel() * 4)); return o; }
+        if (h > 65535) throw new ShapeException("flash attention: " + h + " heads exceed the grid's y limit 65535");
+        Tensor qd = bf16Rows3(q), kd = bf16Rows3(k), vd = bf16Rows3(v);
+        Tensor bd = bias == null ? null : f32(bias), sd = qScale == null ? null : f32(qScale);
+        long[] qs = qd.strides(), ks = kd.strides(), vs = vd.strides();
+        c.launch("flash_attention_mma_bf16",
+                (int) ((lq + Kernels.MMA_BLOCK_Q - 1) / Kernels.MMA_BLOCK_Q), (int) h, 1, Kernels.MMA_THREADS, 1, 1, 0,
                 addr(qd), addr(kd), addr(vd), ptr(bd), ptr(sd), addr(o),
                 (int) lq, (int) lk, (int) h, (int) d, (int) dv, qs[0], qs[1], ks[0], ks[1], vs[0], vs[1], scale, flags, eps);
         return o;

@@ -28,6 +28,7 @@ public final class Kernels {
             Map.entry("bmm_f32", "gemm"), Map.entry("conv2d_f32", "gemm"),
             Map.entry("attention_f32", "attention"),
             Map.entry("flash_attention_f32", "flash_attention"), Map.entry("flash_attention_bf16", "flash_attention"),
+            Map.entry("flash_attention_mma_bf16", "flash_attention_mma"),
             Map.entry("conv2d_igemm_f32", "conv"), Map.entry("conv2d_igemm_bf16", "conv"));
 
     /** kernel → argument kinds. */
@@ -57,6 +58,7 @@ public final class Kernels {
             Map.entry("attention_f32", "ppppp" + "iiiii" + "llllll" + "f"),
             Map.entry("flash_attention_f32", "pppppp" + "iiiii" + "llllll" + "fif"),
             Map.entry("flash_attention_bf16", "pppppp" + "iiiii" + "llllll" + "fif"),
+            Map.entry("flash_attention_mma_bf16", "pppppp" + "iiiii" + "llllll" + "fif"),
             Map.entry("conv2d_igemm_f32", "pppp" + "iiiiiiiiii"), Map.entry("conv2d_igemm_bf16", "pppp" + "iiiiiiiiii"));
 
     /** Byte size of the Strided6 struct (elementwise.cu): 18 longs, 2 longs, an int, padded to 8. */
@@ -65,6 +67,12 @@ public final class Kernels {
 
     /** flash_attention.cu's tile constants (FA_BQ, FA_THREADS, FA_MAXD); KernelSignatureTest checks them against the source. */
     public static final int FLASH_BLOCK_Q = 64, FLASH_THREADS = 256, FLASH_MAX_HEAD_DIM = 128;
+
+    /**
+     * flash_attention_mma.cu's tile constants (MA_BQ, MA_THREADS, MA_MAXD); head dims must also be
+     * multiples of {@link #MMA_HEAD_DIM_STEP} (the mma k16 step). KernelSignatureTest checks them against the source.
+     */
+    public static final int MMA_BLOCK_Q = 64, MMA_THREADS = 128, MMA_MAX_HEAD_DIM = 128, MMA_HEAD_DIM_STEP = 16;
 
     /** conv.cu's output tile (CG_BM = CG_BN) and block size (CG_THREADS). */
     public static final int CONV_TILE = 64, CONV_THREADS = 256;

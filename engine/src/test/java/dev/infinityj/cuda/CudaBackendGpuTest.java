@@ -193,6 +193,36 @@ class CudaBackendGpuTest {
                     kind == CudaBackend.AttentionKernel.CUBLAS ? 2e-3 : 1e-4, kind + " packed qkv");
     }
 
+    /**
+     * MMA (flash_attention_mma.cu, tensor cores; before this test ran on a GPU it was checked only by
+     * ptxas and a lane-level emulation) against FUSED on the same BF16 inputs, and against NaiveBackend
+     * on them: tile tails (Lq, Lk not multiples of 64), several heads, D = Dv = 128 / 64 / 16 and D ≠ Dv,
+     * KV-cache slices, bias, fused cosine. Probabilities are rounded to bf16 (≤ 2⁻⁸ relative per
+     * weight), hence 1e-2 of the output's range.
+     */
+    @Test
+    void mmaAttentionAgreesWithFused() {
+        Random r = new Random(19);
+        int[][] shapes = {{70, 37, 3, 16, 16}, {129, 301, 4, 64, 64}, {200, 513, 2, 128, 128}, {65, 1000, 2, 128, 128}, {33, 64, 1, 32, 48}};
+        var mma = CudaBackend.AttentionKernel.MMA;
+        for (int[] sh : shapes) {
+            int lq = sh[0], lk = sh[1], h = sh[2], d = sh[3], dv = sh[4];
+            String what = "MMA Lq " + lq + " Lk " + lk + " H " + h + " D " + d + " Dv " + dv;
+            Tensor q = rand(r, lq, h, d).to(DType.BF16), bias = rand(r, h, lq, lk);
+            Tensor kc = be.upload(rand(r, lk + 9, h, d).to(DType.BF16)), vc = be.upload(rand(r, lk + 9, h, dv).to(DType.BF16));
+            Tensor k = kc.slice(0, 0, lk), v = vc.slice(0, 0, lk), qd = be.upload(q);
+            Tensor qf = q.to(DType.F32), kf = be.download(k).to(DType.F32), vf = be.download(v).to(DType.F32);
+            float sc = (float) (2 / Math.sqrt(d));
+            Tensor got = be.download(be.attention(qd, k, v, null, sc, mma));
+            assertTrue(relErr(got, be.download(be.attention(qd, k, v, null, sc, CudaBackend.AttentionKernel.FUSED))) <= 1e-2, what + " vs FUSED");
+            close(be, be.attention(qd, k, v, null, sc, mma), ref.attention(qf, kf, vf, sc), 1e-2, what);
+            close(be, be.attention(qd, k, v, bias, 0.5f, mma), ref.attentionWithBias(qf, kf, vf, bias, 0.5f), 1e-2, what + " bias");
+            Tensor qs = rand(r, h);
+            close(be, be.cosineAttention(qd, k, v, qs, true, 1e-12f, 1f, mma),
+                    ref.attention(ref.headL2Normalize(qf, qs, 1e-12f), ref.headL2Normalize(kf, null, 1e-12f), vf, 1f), 1e-2, what + " cosine");
+        }
+    }
+
     @Test
     void mapsConvAndAccumulation() {
         Random r = new Random(14);

@@ -450,6 +450,7 @@ final class FakeCudaDriver {
             }
             case "attention_f32" -> attentionWarp(v);
             case "flash_attention_f32", "flash_attention_bf16" -> flashAttention(k.endsWith("bf16"), v);
+            case "flash_attention_mma_bf16" -> MmaAttentionEmulation.run(this, grid, v);
             case "conv2d_igemm_f32", "conv2d_igemm_bf16" -> convImplicitGemm(k, v);
             default -> { return false; }
         }

@@ -49,7 +49,7 @@ class KernelSignatureTest {
         return out;
     }
 
-    /** The tile constants the backend computes grids from, against the #defines of flash_attention.cu and conv.cu. */
+    /** The tile constants the backend computes grids from, against the #defines of flash_attention.cu, flash_attention_mma.cu and conv.cu. */
     @Test
     void tileConstantsMatchTheSources() throws IOException {
         java.nio.file.Path cu = java.nio.file.Path.of(System.getProperty("user.dir")).resolveSibling("cuda-kernels")
@@ -59,6 +59,10 @@ class KernelSignatureTest {
         assertEquals(Kernels.FLASH_BLOCK_Q, define(src, "FA_BQ"));
         assertEquals(Kernels.FLASH_THREADS, define(src, "FA_THREADS"));
         assertEquals(Kernels.FLASH_MAX_HEAD_DIM, define(src, "FA_MAXD"));
+        String mma = java.nio.file.Files.readString(cu.resolveSibling("flash_attention_mma.cu"));
+        assertEquals(Kernels.MMA_BLOCK_Q, define(mma, "MA_BQ"));
+        assertEquals(Kernels.MMA_THREADS, define(mma, "MA_THREADS"));
+        assertEquals(Kernels.MMA_MAX_HEAD_DIM, define(mma, "MA_MAXD"));
         String conv = java.nio.file.Files.readString(cu.resolveSibling("conv.cu"));
         assertEquals(Kernels.CONV_TILE, define(conv, "CG_BM"));
         assertEquals(Kernels.CONV_TILE, define(conv, "CG_BN"));

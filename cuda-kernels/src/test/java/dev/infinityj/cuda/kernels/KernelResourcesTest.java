@@ -136,7 +136,16 @@ class KernelResourcesTest {
         TreeSet<String> k = kernelsIn(all);
         for (String need : List.of("layer_norm_f32", "rms_norm_f32", "bias_act_f32", "rope_interleaved_f32", "bit_sample",
                 "bits_to_codes", "bilinear_f32", "gemm_xwT_bf16", "attention_f32", "strided_copy_32", "flash_attention_f32",
-                "flash_attention_bf16"))
+                "flash_attention_bf16", "flash_attention_mma_bf16"))
             assertTrue(k.contains(need), need);
+    }
+
+    /** The tensor-core attention really issues mma.sync m16n8k16 bf16 (not optimised away, not another shape). */
+    @Test
+    void mmaAttentionUsesTensorCores() throws IOException {
+        assumeFalse(buildInfo == null || buildInfo.startsWith("skipped"), "CUDA kernels were skipped in this build (no nvcc)");
+        String ptx = resourceText("flash_attention_mma.ptx");
+        assertNotNull(ptx, "flash_attention_mma.ptx missing");
+        assertTrue(ptx.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"), "no bf16 m16n8k16 mma in flash_attention_mma.ptx");
     }
 }
