@@ -35,9 +35,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class CudaGenerationAgreementGpuTest {
     private static final ScaleSchedules.Schedule SCHEDULE = ScaleSchedules.forAspect(1.0, "0.06M");
 
-    private static InfinityModel model(dev.infinityj.backend.Backend be) {
-        // the 2B model's head dim (128) and width / heads ratio, two blocks, random F32 weights
-        InfinityConfig c = new InfinityConfig("agreement-random", 2, 512, 4, 2048, 1, 256, 64, 32, 15, 1e-6f, false);
+    /** The 2B model's head dim (128), two blocks, random F32 weights (smaller on the fake driver, whose kernels are Java). */
+    private static InfinityConfig config(boolean small) {
+        return small ? new InfinityConfig("agreement-random-small", 2, 256, 2, 512, 1, 256, 64, 32, 15, 1e-6f, false)
+                : new InfinityConfig("agreement-random", 2, 512, 4, 2048, 1, 256, 64, 32, 15, 1e-6f, false);
+    }
+
+    private static InfinityModel model(InfinityConfig c, dev.infinityj.backend.Backend be) {
         return InfinityModel.load(c, RandomWeightSource.of("agreement", InfinityWeights.expectedShapes(c), DType.F32, 11), be);
     }
 
@@ -51,7 +55,8 @@ class CudaGenerationAgreementGpuTest {
     void cpuAndCudaGiveTheSameBitsExceptAtNearTies() {
         Optional<String> why = CudaBackend.probe();
         assumeTrue(why.isEmpty(), () -> "no usable GPU, CUDA tests skipped: " + why.orElse(""));
-        agree(kernel -> new CudaBackend(CudaBackend.Options.defaults().withAttention(kernel)), "gpu");
+        agree(kernel -> new CudaBackend(CudaBackend.Options.defaults().withAttention(kernel)), "gpu", config(false),
+                List.of(CudaBackend.AttentionKernel.values()));
     }
 
     /**
@@ -65,22 +70,24 @@ class CudaGenerationAgreementGpuTest {
         FakeCudaDriver fake = new FakeCudaDriver();
         System.setProperty("infinityj.cuda.pool", "off");
         try {
-            agree(kernel -> new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false).withAttention(kernel)), "fake");
+            agree(kernel -> new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false).withAttention(kernel)), "fake",
+                    config(true), List.of(CudaBackend.AttentionKernel.FUSED, CudaBackend.AttentionKernel.MMA));
         } finally {
             System.clearProperty("infinityj.cuda.pool");
         }
         assertEquals(List.of(), fake.errors, "errors inside the fake driver");
     }
 
-    private static void agree(java.util.function.Function<CudaBackend.AttentionKernel, CudaBackend> open, String where) {
+    private static void agree(java.util.function.Function<CudaBackend.AttentionKernel, CudaBackend> open, String where,
+                              InfinityConfig config, List<CudaBackend.AttentionKernel> kernels) {
         GenerationOptions opt = GenerationOptions.builder(SCHEDULE).seed(1234).build();
         List<ScaleListener.ScaleEvent> cpu = new ArrayList<>();
-        var cpuResult = new InfinityGenerator(model(new CpuBackend())).generate(text(), null, opt, List.of(cpu::add));
+        var cpuResult = new InfinityGenerator(model(config, new CpuBackend())).generate(text(), null, opt, List.of(cpu::add));
         GenerationOptions forced = GenerationOptions.builder(SCHEDULE).seed(1234).forcedBits(cpuResult.bits()).build();
-        for (CudaBackend.AttentionKernel kernel : CudaBackend.AttentionKernel.values()) {
+        for (CudaBackend.AttentionKernel kernel : kernels) {
             try (CudaBackend be = open.apply(kernel)) {
                 List<ScaleListener.ScaleEvent> gpu = new ArrayList<>();
-                var r = new InfinityGenerator(model(be)).generate(text(), null, forced, List.of(gpu::add));
+                var r = new InfinityGenerator(model(config, be)).generate(text(), null, forced, List.of(gpu::add));
                 float[] la = cpuResult.latent().toFloatArray(), lb = r.latent().toFloatArray();
                 for (int i = 0; i < la.length; i++) assertEquals(la[i], lb[i], 1e-5, "latent (the forced bits' codes) at " + i);
                 long bits = 0, flips = 0;
@@ -107,7 +114,7 @@ class CudaGenerationAgreementGpuTest {
                 System.out.printf("[cuda-agreement %s] %s (%s): %d of %d bits differ (near-ties; widest p1 gap %.2e), max |logit diff| %.3e (max |logit| %.2f)%n",
                         where, kernel, be.describe(), flips, bits, widestGap, maxLogitErr, maxLogit);
                 // bf16 tensor-core attention rounds q, k, v to 8 mantissa bits: a looser bound there
-                boolean bf16 = kernel.name().equals("MMA");
+                boolean bf16 = kernel == CudaBackend.AttentionKernel.MMA;
                 assertTrue(flips <= bits / (bf16 ? 100 : 1000), kernel + ": " + flips + " of " + bits + " bits differ");
                 assertTrue(maxLogitErr <= (bf16 ? 5e-2 : 2e-3) * Math.max(1, maxLogit), kernel + ": logits differ by " + maxLogitErr);
             }
