@@ -42,6 +42,13 @@ public interface Backend extends AutoCloseable {
      */
     default boolean hostMemory() { return true; }
 
+    /**
+     * The element type of the transformer's KV cache on this backend: F32 (default), or BF16 where
+     * the attention kernel reads bf16 anyway; {@link #copyInto} then converts into it and
+     * {@link #attention} accepts it for k and v.
+     */
+    default DType kvCacheDType() { return DType.F32; }
+
     /** A copy (or the same tensor where no copy is needed) resident in this backend's memory. */
     Tensor upload(Tensor host);
 

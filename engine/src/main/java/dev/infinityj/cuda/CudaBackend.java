@@ -210,6 +210,12 @@ public final class CudaBackend implements Backend {
 
     @Override public boolean hostMemory() { return false; }
 
+    /**
+     * BF16 with the tensor-core attention (it rounds k and v to bf16 on load anyway, so storing them so
+     * loses nothing more and halves the cache: 11 → 5.5 GB for 2B at 1024² with CFG), else F32.
+     */
+    @Override public DType kvCacheDType() { return attentionKernel == AttentionKernel.MMA ? DType.BF16 : DType.F32; }
+
     /** "cuda (NVIDIA H200, sm_90, cuBLAS …)" style description for logs. */
     public String describe() {
         return "cuda (" + c.deviceName() + ", sm_" + c.computeCapability() + ", "
@@ -777,7 +783,15 @@ public final class CudaBackend implements Backend {
     @Override
     public void copyInto(Tensor dst, Tensor src) {
         if (!Arrays.equals(dst.shape(), src.shape())) throw new ShapeException("copyInto: " + src.describe() + " into " + dst.describe());
-        if (dst.dtype() != DType.F32 || !isDevice(dst)) throw new ShapeException("copyInto: destination must be F32 in CUDA memory, got " + dst.describe());
+        if (dst.dtype() == DType.BF16 && isDevice(dst) && dst.isContiguous()) {
+            // a BF16 KV cache (kvCacheDType): rows converted on the way in, round to nearest even
+            if (dst.numel() == 0) return;
+            Tensor s = f32(src);
+            c.launch1d("f32_to_bf16", dst.numel(), addr(s), addr(dst), dst.numel());
+            return;
+        }
+        if (dst.dtype() != DType.F32 || !isDevice(dst))
+            throw new ShapeException("copyInto: destination must be F32 (or contiguous BF16) in CUDA memory, got " + dst.describe());
         if (dst.numel() == 0) return;
         Tensor s = isDevice(src) && src.dtype() == DType.F32 ? src : f32(src);
         if (s.isContiguous() && dst.isContiguous()) { c.copyDtoD(addr(dst), addr(s), dst.numel() * 4); return; }

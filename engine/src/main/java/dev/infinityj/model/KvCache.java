@@ -6,7 +6,7 @@ import dev.infinityj.tensor.Tensor;
 
 /**
  * One block's self-attention cache of rotated keys and values for the whole schedule, preallocated
- * once ([total tokens, H, hd] per batch row, F32): scale k writes rows [offset_k, offset_k + h_k·w_k)
+ * once ([total tokens, H, hd] per batch row, F32 or the backend's {@link Backend#kvCacheDType}): scale k writes rows [offset_k, offset_k + h_k·w_k)
  * and attends to rows [0, offset_k + h_k·w_k). CFG halves are separate batch rows.
  */
 public final class KvCache {
@@ -16,8 +16,8 @@ public final class KvCache {
         k = new Tensor[batch];
         v = new Tensor[batch];
         for (int b = 0; b < batch; b++) {
-            k[b] = be.allocateForWrite(DType.F32, totalTokens, heads, headDim);   // rows are read only once written
-            v[b] = be.allocateForWrite(DType.F32, totalTokens, heads, headDim);
+            k[b] = be.allocateForWrite(be.kvCacheDType(), totalTokens, heads, headDim);   // rows are read only once written
+            v[b] = be.allocateForWrite(be.kvCacheDType(), totalTokens, heads, headDim);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.infinityj.cuda;
 
+import dev.infinityj.ShapeException;
 import dev.infinityj.backend.Interpolation;
 import dev.infinityj.backend.Scope;
 import dev.infinityj.model.BitCodes;
@@ -426,6 +427,28 @@ class CudaBackendFakeDriverTest {
         assertEquals(before, be.context().liveAllocations(), "the outer scope recycled what inner kept and its own");
         assertTrue(be.isDevice(in), "uploads are never recycled by a scope");
         assertArrayEquals(new float[] {1, 2, 3, 4}, be.download(in).toFloatArray());
+    }
+
+    @Test
+    void aBf16KvCacheTakesRowsRoundedToNearestEven() {
+        assertEquals(DType.F32, be.kvCacheDType(), "FUSED keeps an F32 cache");
+        try (CudaBackend mma = new CudaBackend(fake.driver(), CudaBackend.Options.defaults().withCublas(false)
+                .withAttention(CudaBackend.AttentionKernel.MMA))) {
+            assertEquals(DType.BF16, mma.kvCacheDType());
+            Random r = new Random(3);
+            Tensor cache = mma.allocate(DType.BF16, 10, 2, 8);
+            Tensor rows = rand(r, 4, 2, 8);
+            mma.copyInto(cache.slice(0, 3, 7), mma.upload(rows));
+            Tensor got = mma.download(cache);
+            Tensor want = rows.to(DType.BF16); // the host's own float → bf16 rounding
+            for (int i = 0; i < 4; i++)
+                for (int h = 0; h < 2; h++)
+                    for (int d = 0; d < 8; d++)
+                        assertEquals(want.getFloat(i, h, d), got.getFloat(3 + i, h, d), 0f, "row " + i);
+            assertEquals(0f, got.getFloat(0, 0, 0), "rows not written stay zero");
+            assertThrows(ShapeException.class, () -> mma.copyInto(cache.permute(1, 0, 2).slice(0, 0, 1), mma.upload(rand(r, 1, 10, 8))),
+                    "a strided BF16 destination is refused");
+        }
     }
 
     @Test
