@@ -12,8 +12,11 @@
 # from ~/.m2 or Maven Central). 'run' executes the CUDA and bindings tests, the GPU timing harnesses
 # (bench/.../Cuda*Bench: ms/call, GFLOPS, and each output checked against the fused kernel's; extra
 # arguments through BENCH_ARGS, e.g. BENCH_ARGS="iters=20"), then, where NVIDIA's
-# compute-sanitizer is installed, the GPU tests again under memcheck, racecheck-free kernels being
-# checked for out-of-bounds and misaligned accesses.
+# compute-sanitizer is installed, the GPU tests again under memcheck (device pool off, so every tensor is
+# its own driver allocation and an access past its end is seen), racecheck-free kernels being
+# checked for out-of-bounds and misaligned accesses. Between the harnesses and memcheck, the pipeline
+# bench: `infinityj bench --device cuda --preset 2b --random-weights --pn 1M` with FUSED and with MMA
+# attention (PIPELINE_PN, PIPELINE_REPS, PIPELINE_TIMEOUT; PIPELINE_PN=0 skips it).
 #
 # libcuda comes from the machine's driver; cuBLAS is optional and found in PyTorch's pip layout
 # (site-packages/nvidia/*/lib) or via INFINITYJ_CUDA_LIB=dir1:dir2.
@@ -40,6 +43,9 @@ kit)
     (cd "$here" && ./mvnw -B -ntp -q dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:$junit_version -Dtransitive=false)
   fi
   cp "$jar_in_m2" "$dir/lib/"
+  # the CLI (shaded: engine + picocli) for the pipeline bench; kept out of lib/ so the test class path stays as it was
+  (cd "$here" && ./mvnw -B -ntp -o -q -pl cli -am package -DskipTests)
+  cp "$here/cli/target/infinityj.jar" "$dir/infinityj.jar"
   "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.zipfs,jdk.incubator.vector --strip-debug --no-header-files \
     --no-man-pages --compress=zip-9 --add-options="--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED" \
     --output "$dir/rt"
@@ -61,10 +67,21 @@ run)
     echo "[gpu-check] $main ${BENCH_ARGS:-}"
     "$java" -Xmx16g -cp "$cp_list" "$main" ${BENCH_ARGS:-} || status=$?
   done
+  # issue 8's end-to-end figures: 2B shapes, random weights, 1024x1024 (13 scales), CFG 3 on every
+  # scale: per-scale ms, T5 ms, VAE ms, total, and peak GPU memory; once with FUSED attention, once with
+  # MMA (tensor cores, BF16 KV cache). PIPELINE_PN=0 skips it.
+  if [[ "${PIPELINE_PN:-1M}" != 0 ]]; then
+    for att in fused mma; do
+      echo "[gpu-check] infinityj bench --device cuda --preset 2b --random-weights --pn ${PIPELINE_PN:-1M} (attention $att)"
+      timeout "${PIPELINE_TIMEOUT:-240}" "$java" -Xmx24g -XX:MaxDirectMemorySize=64g -Dinfinityj.cuda.attention=$att \
+        -jar "$dir/infinityj.jar" bench --device cuda --preset 2b --random-weights --pn "${PIPELINE_PN:-1M}" \
+        --warmup 1 --reps "${PIPELINE_REPS:-3}" || status=$?
+    done
+  fi
   if command -v compute-sanitizer >/dev/null; then
     echo "[gpu-check] compute-sanitizer memcheck over the GPU tests"
     compute-sanitizer --tool memcheck --leak-check full --error-exitcode 86 \
-      "$java" -Xmx8g -jar "$dir/lib/$console" execute --class-path "$cp_list" \
+      "$java" -Xmx8g -Dinfinityj.cuda.pool=off -jar "$dir/lib/$console" execute --class-path "$cp_list" \
       --select-class dev.infinityj.cuda.CudaBackendGpuTest --details=summary --disable-banner || status=$?
   else
     echo "[gpu-check] compute-sanitizer not installed here: memcheck NOT run"
