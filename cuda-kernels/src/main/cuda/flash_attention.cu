@@ -33,17 +33,6 @@ template <typename T> __device__ __forceinline__ float fa_ld(const T* p);
 template <> __device__ __forceinline__ float fa_ld<float>(const float* p) { return *p; }
 template <> __device__ __forceinline__ float fa_ld<__nv_bfloat16>(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 
-// Sum over the four lanes of a row (lanes 4r..4r+3 of the warp).
-__device__ __forceinline__ float quad_sum(float v) {
-    v += __shfl_xor_sync(0xffffffffu, v, 1);
-    v += __shfl_xor_sync(0xffffffffu, v, 2);
-    return v;
-}
-__device__ __forceinline__ float quad_max(float v) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-    return v;
-}
 
 template <typename T>
 __device__ void flash_attention(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,

@@ -67,16 +67,6 @@ __device__ __forceinline__ float ma_hi(uint32_t w) { return __uint_as_float(w & 
 
 __device__ __forceinline__ float ma_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
-__device__ __forceinline__ float ma_quad_sum(float v) {
-    v += __shfl_xor_sync(0xffffffffu, v, 1);
-    v += __shfl_xor_sync(0xffffffffu, v, 2);
-    return v;
-}
-__device__ __forceinline__ float ma_quad_max(float v) {
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 1));
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, 2));
-    return v;
-}
 
 // Eight consecutive bf16 at p as one uint4 (element 2m in the low half of word m).
 __device__ __forceinline__ uint4 ma_ld8(const bf16_bits* p, bool vec) {
@@ -144,8 +134,8 @@ IJ_KERNEL void __launch_bounds__(MA_THREADS) flash_attention_mma_bf16(
     // s = (q.k) * qf * kinv: qf = scale, or scale / max(||q||, eps) * qScale[h] with fused normalisation
     float qf0 = scale, qf1 = scale;
     if (normQ) {
-        ss0 = ma_quad_sum(ss0);
-        ss1 = ma_quad_sum(ss1);
+        ss0 = quad_sum(ss0);
+        ss1 = quad_sum(ss1);
         float hs = qScale ? qScale[h] : 1.0f;
         qf0 = scale * (1.0f / fmaxf(sqrtf(ss0), eps)) * hs;
         qf1 = scale * (1.0f / fmaxf(sqrtf(ss1), eps)) * hs;
@@ -219,8 +209,8 @@ IJ_KERNEL void __launch_bounds__(MA_THREADS) flash_attention_mma_bf16(
                 sc[n][e] = x;
                 if (e < 2) tA = fmaxf(tA, x); else tB = fmaxf(tB, x);
             }
-        tA = ma_quad_max(tA);
-        tB = ma_quad_max(tB);
+        tA = quad_max(tA);
+        tB = quad_max(tB);
         float nA = fmaxf(mA, tA), nB = fmaxf(mB, tB);
         // a row that has seen only -inf so far (masked by the bias) keeps zero weight, not NaN
         float cA = nA == -INFINITY ? 1.0f : expf(mA - nA), cB = nB == -INFINITY ? 1.0f : expf(mB - nB);
@@ -260,7 +250,7 @@ IJ_KERNEL void __launch_bounds__(MA_THREADS) flash_attention_mma_bf16(
         }
     }
 
-    float invA = 1.0f / ma_quad_sum(lA), invB = 1.0f / ma_quad_sum(lB);
+    float invA = 1.0f / quad_sum(lA), invB = 1.0f / quad_sum(lB);
 #pragma unroll
     for (int n = 0; n < MA_MAXD / 8; n++) {
         if (n < nDv8) {
