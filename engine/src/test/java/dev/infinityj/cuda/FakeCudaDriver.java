@@ -39,6 +39,21 @@ final class FakeCudaDriver {
     final List<String> errors = Collections.synchronizedList(new ArrayList<>());
     final List<String> calls = Collections.synchronizedList(new ArrayList<>());
     volatile int failAllocWith;
+    /**
+     * Dry run (set before the backend opens): allocations are address ranges without memory, copies and
+     * kernels only check their ranges and pointers. For allocation accounting of shapes too large to
+     * hold or emulate; values read back are meaningless.
+     */
+    volatile boolean dryRun;
+    /** Bytes held from cuMemAlloc now and at most so far. */
+    long liveBytes, peakBytes;
+    private long dryNext = 1L << 44;
+
+    private synchronized long nextDryAddress(long n) {
+        long p = dryNext;
+        dryNext += (n + 4095) / 4096 * 4096 + 4096;
+        return p;
+    }
     long allocs, frees, modulesLoaded, modulesUnloaded, primaryRetained, primaryReleased;
     private long nextHandle = 0x1000;
 
@@ -86,6 +101,13 @@ final class FakeCudaDriver {
     }
 
     private int dispatch(String name, Object[] a) {
+        if (dryRun && (name.startsWith("cuMemcpy") || name.equals("cuMemsetD8Async"))) {
+            // ranges checked, nothing moved
+            long n = (Long) a[2];
+            if (!name.startsWith("cuMemcpyDtoH")) dev((Long) a[0], n);
+            if (name.startsWith("cuMemcpyDtoH") || name.startsWith("cuMemcpyDtoD")) dev((Long) a[1], n);
+            return 0;
+        }
         switch (name) {
             case "cuInit", "cuCtxSetCurrent", "cuStreamSynchronize", "cuCtxSynchronize", "cuEventRecord",
                  "cuEventSynchronize", "cuStreamDestroy", "cuEventDestroy", "cuGraphLaunch", "cuGraphExecDestroy",
@@ -106,14 +128,19 @@ final class FakeCudaDriver {
             case "cuMemAlloc", "cuMemAllocManaged" -> {
                 if (failAllocWith != 0) return failAllocWith;
                 long n = (Long) a[1];
-                MemorySegment s = arena.allocate(n, 256);
+                // dry run: an address range with no memory behind it (never touched: copies and kernels are skipped)
+                MemorySegment s = dryRun ? MemorySegment.ofAddress(nextDryAddress(n)).reinterpret(n) : arena.allocate(n, 256);
                 mem.put(s.address(), s);
                 allocs++;
+                liveBytes += n;
+                peakBytes = Math.max(peakBytes, liveBytes);
                 at(a[0], 8).set(ValueLayout.JAVA_LONG, 0, s.address());
                 return 0;
             }
             case "cuMemFree" -> {
-                if (mem.remove((Long) a[0]) == null) throw new IllegalStateException("cuMemFree of unknown pointer");
+                MemorySegment gone = mem.remove((Long) a[0]);
+                if (gone == null) throw new IllegalStateException("cuMemFree of unknown pointer");
+                liveBytes -= gone.byteSize();
                 freeGen++;
                 frees++;
                 return 0;
@@ -181,7 +208,7 @@ final class FakeCudaDriver {
         launches.add(k);
         grid = new int[] {(Integer) a[1], (Integer) a[2], (Integer) a[3]};
         block = new int[] {(Integer) a[4], (Integer) a[5], (Integer) a[6]};
-        emulate(k, v);
+        if (!dryRun) emulate(k, v);
     }
 
     private MemorySegment f32(Object p, long n) { return dev((Long) p, n * 4); }
