@@ -2,6 +2,8 @@ package dev.infinityj.backend;
 
 import dev.infinityj.tensor.Tensor;
 
+import java.util.function.UnaryOperator;
+
 /**
  * A region of model code whose intermediate tensors the backend may recycle the moment it closes,
  * instead of when the garbage collector finds them unreachable. That matters for device memory: the
@@ -38,6 +40,18 @@ public interface Scope extends AutoCloseable {
     /** Recycles every tensor made inside and not kept. */
     @Override
     void close();
+
+    /**
+     * One layer of a model loop in its own scope: {@code input} is adopted (recycled after the layer),
+     * the layer's output kept — the loop holds one activation at a time. Nothing else may use
+     * {@code input} afterwards.
+     */
+    static Tensor layer(Backend be, Tensor input, UnaryOperator<Tensor> layer) {
+        try (Scope s = be.scope()) {
+            s.adopt(input);
+            return s.keep(layer.apply(input));
+        }
+    }
 
     /** The scope of backends that recycle nothing. */
     Scope NONE = new Scope() {

@@ -242,20 +242,18 @@ public final class CudaBackend implements Backend {
     private static long addr(Tensor t) { return t.storage().address() + t.byteOffset(); }
 
     /** A new device tensor, recycled by the innermost open {@link Scope} of this thread unless kept. */
-    private Tensor newTensor(DType dtype, long... shape) {
+    private Tensor newTensor(DType dtype, long... shape) { return deviceTensor(true, dtype, shape); }
+
+    /** A new device tensor no scope recycles (uploads: weights, constants, inputs). */
+    private Tensor unscopedTensor(DType dtype, long... shape) { return deviceTensor(false, dtype, shape); }
+
+    private Tensor deviceTensor(boolean scoped, DType dtype, long... shape) {
         c.makeCurrent();
         long bytes = Tensor.numel(shape) * dtype.byteSize();
         CudaContext.Allocation a = c.allocateBlock(Math.max(bytes, 4));
-        CudaScope top = scopes.get().peek();
+        CudaScope top = scoped ? scopes.get().peek() : null;
         if (top != null) top.blocks.put(a.block().ptr, a.block());
         return Tensor.of(dtype, a.segment(), shape);
-    }
-
-    /** A new device tensor no scope recycles (uploads: weights, constants, inputs). */
-    private Tensor unscopedTensor(DType dtype, long... shape) {
-        c.makeCurrent();
-        long bytes = Tensor.numel(shape) * dtype.byteSize();
-        return Tensor.of(dtype, c.allocate(Math.max(bytes, 4)), shape);
     }
 
     private final ThreadLocal<ArrayDeque<CudaScope>> scopes = ThreadLocal.withInitial(ArrayDeque::new);
@@ -267,32 +265,27 @@ public final class CudaBackend implements Backend {
     @Override
     public Scope scope() {
         ArrayDeque<CudaScope> stack = scopes.get();
-        CudaScope s = new CudaScope(stack);
+        CudaScope s = new CudaScope(stack, stack.peek());
         stack.push(s);
         return s;
     }
 
     private final class CudaScope implements Scope {
         private final ArrayDeque<CudaScope> stack;
+        private final CudaScope parent; // the enclosing scope (open as long as this one is: LIFO), or null
         final Map<Long, CudaContext.Block> blocks = new HashMap<>();
         private boolean closed;
 
-        CudaScope(ArrayDeque<CudaScope> stack) { this.stack = stack; }
+        CudaScope(ArrayDeque<CudaScope> stack, CudaScope parent) {
+            this.stack = stack;
+            this.parent = parent;
+        }
 
         @Override
         public Tensor keep(Tensor t) {
             if (closed) throw new IllegalStateException("keep() on a closed scope");
             CudaContext.Block b = blocks.remove(t.storage().address());
-            if (b != null) {
-                // the enclosing scope (the next one down this thread's stack), or none: the GC's again
-                var it = stack.iterator();
-                while (it.hasNext()) {
-                    if (it.next() == this) {
-                        if (it.hasNext()) it.next().blocks.put(b.ptr, b);
-                        break;
-                    }
-                }
-            }
+            if (b != null && parent != null) parent.blocks.put(b.ptr, b); // outside any scope: the GC's again
             return t;
         }
 
@@ -439,8 +432,7 @@ public final class CudaBackend implements Backend {
             Tensor xin = xf;
             int dt = CudaConstants.CUDA_R_32F;
             if (wd.dtype() == DType.BF16) {
-                xin = newTensor(DType.BF16, xf.shape());
-                c.launch1d("f32_to_bf16", xf.numel(), addr(xf), addr(xin), xf.numel());
+                xin = bf16(xf);
                 dt = CudaConstants.CUDA_R_16BF;
             } else if (wd.dtype() != DType.F32) {
                 wd = f32(wd);
@@ -671,16 +663,24 @@ public final class CudaBackend implements Backend {
     /** flash_attention_{f32,bf16}: grid (⌈Lq/64⌉, H), 256 threads, 41.3 KB static shared memory. */
     private Tensor flash(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor qScale, int flags, float eps, float scale) {
         boolean bf = bf16Rows(q) && bf16Rows(k) && bf16Rows(v);
-        Tensor qd = bf ? q : rows3(q), kd = bf ? k : rows3(k), vd = bf ? v : rows3(v);
+        return launchFlash(bf ? "flash_attention_bf16" : "flash_attention_f32", Kernels.FLASH_BLOCK_Q, Kernels.FLASH_THREADS,
+                bf ? q : rows3(q), bf ? k : rows3(k), bf ? v : rows3(v), bias, qScale, flags, eps, scale);
+    }
+
+    /**
+     * The flash kernels' common launch (same argument list): grid (⌈Lq/blockQ⌉, H), {@code threads}
+     * per block; q/k/v already in the kernel's dtype with a unit last stride; F32 output [Lq, H, Dv].
+     */
+    private Tensor launchFlash(String kernel, int blockQ, int threads, Tensor qd, Tensor kd, Tensor vd, Tensor bias, Tensor qScale,
+                               int flags, float eps, float scale) {
         Tensor bd = bias == null ? null : f32(bias), sd = qScale == null ? null : f32(qScale);
-        long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
+        long lq = qd.dim(0), h = qd.dim(1), d = qd.dim(2), lk = kd.dim(0), dv = vd.dim(2);
         Tensor o = newTensor(DType.F32, lq, h, dv);
         if (lq == 0 || h == 0) return o;
         if (lk == 0) { c.zero(addr(o), Math.max(4, o.numel() * 4)); return o; }
         if (h > 65535) throw new ShapeException("flash attention: " + h + " heads exceed the grid's y limit 65535");
         long[] qs = qd.strides(), ks = kd.strides(), vs = vd.strides();
-        c.launch(bf ? "flash_attention_bf16" : "flash_attention_f32",
-                (int) ((lq + Kernels.FLASH_BLOCK_Q - 1) / Kernels.FLASH_BLOCK_Q), (int) h, 1, Kernels.FLASH_THREADS, 1, 1, 0,
+        c.launch(kernel, (int) ((lq + blockQ - 1) / blockQ), (int) h, 1, threads, 1, 1, 0,
                 addr(qd), addr(kd), addr(vd), ptr(bd), ptr(sd), addr(o),
                 (int) lq, (int) lk, (int) h, (int) d, (int) dv, qs[0], qs[1], ks[0], ks[1], vs[0], vs[1], scale, flags, eps);
         return o;
@@ -692,13 +692,20 @@ public final class CudaBackend implements Backend {
     }
 
     /** BF16 [L, H, D] rows with a unit last stride on the device: as it is, or converted on the GPU. */
-    private Tensor bf16Rows3(Tensor t) {
-        if (bf16Rows(t)) return t;
-        Tensor f = f32(t); // dense F32 (strided views copied, BF16/F16 widened)
+    private Tensor bf16Rows3(Tensor t) { return bf16Rows(t) ? t : bf16(t); }
+
+    /** A new dense BF16 device copy of t (through dense F32: strided views copied, F16 widened), rounded on the GPU. */
+    private Tensor bf16(Tensor t) {
+        Tensor f = f32(t);
         Tensor b = newTensor(DType.BF16, f.shape());
-        long n = f.numel();
-        if (n > 0) c.launch1d("f32_to_bf16", n, addr(f), addr(b), n);
+        roundToBf16(f, addr(b));
         return b;
+    }
+
+    /** f32_to_bf16 (round to nearest even) of a dense device F32 tensor into {@code dst}, numel elements. */
+    private void roundToBf16(Tensor denseF32, long dst) {
+        long n = denseF32.numel();
+        if (n > 0) c.launch1d("f32_to_bf16", n, addr(denseF32), dst, n);
     }
 
     /**
@@ -706,19 +713,8 @@ public final class CudaBackend implements Backend {
      * memory; bf16 q/k/v, f32 bias / qScale / output. Same flags and semantics as {@link #flash}.
      */
     private Tensor flashMma(Tensor q, Tensor k, Tensor v, Tensor bias, Tensor qScale, int flags, float eps, float scale) {
-        long lq = q.dim(0), h = q.dim(1), d = q.dim(2), lk = k.dim(0), dv = v.dim(2);
-        Tensor o = newTensor(DType.F32, lq, h, dv);
-        if (lq == 0 || h == 0) return o;
-        if (lk == 0) { c.zero(addr(o), Math.max(4, o.numel() * 4)); return o; }
-        if (h > 65535) throw new ShapeException("flash attention: " + h + " heads exceed the grid's y limit 65535");
-        Tensor qd = bf16Rows3(q), kd = bf16Rows3(k), vd = bf16Rows3(v);
-        Tensor bd = bias == null ? null : f32(bias), sd = qScale == null ? null : f32(qScale);
-        long[] qs = qd.strides(), ks = kd.strides(), vs = vd.strides();
-        c.launch("flash_attention_mma_bf16",
-                (int) ((lq + Kernels.MMA_BLOCK_Q - 1) / Kernels.MMA_BLOCK_Q), (int) h, 1, Kernels.MMA_THREADS, 1, 1, 0,
-                addr(qd), addr(kd), addr(vd), ptr(bd), ptr(sd), addr(o),
-                (int) lq, (int) lk, (int) h, (int) d, (int) dv, qs[0], qs[1], ks[0], ks[1], vs[0], vs[1], scale, flags, eps);
-        return o;
+        return launchFlash("flash_attention_mma_bf16", Kernels.MMA_BLOCK_Q, Kernels.MMA_THREADS,
+                bf16Rows3(q), bf16Rows3(k), bf16Rows3(v), bias, qScale, flags, eps, scale);
     }
 
     /**
@@ -785,9 +781,7 @@ public final class CudaBackend implements Backend {
         if (!Arrays.equals(dst.shape(), src.shape())) throw new ShapeException("copyInto: " + src.describe() + " into " + dst.describe());
         if (dst.dtype() == DType.BF16 && isDevice(dst) && dst.isContiguous()) {
             // a BF16 KV cache (kvCacheDType): rows converted on the way in, round to nearest even
-            if (dst.numel() == 0) return;
-            Tensor s = f32(src);
-            c.launch1d("f32_to_bf16", dst.numel(), addr(s), addr(dst), dst.numel());
+            roundToBf16(f32(src), addr(dst));
             return;
         }
         if (dst.dtype() != DType.F32 || !isDevice(dst))

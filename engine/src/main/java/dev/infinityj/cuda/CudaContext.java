@@ -157,10 +157,12 @@ public final class CudaContext implements AutoCloseable {
      */
     MemorySegment allocate(long bytes) { return allocateBlock(bytes).segment(); }
 
-    /** A pool block handed to one tensor: released once, by its scope or after the GC found it dead. */
+    /**
+     * A pool block handed to one tensor: released once, by its scope or after the GC found it dead.
+     * Its identity tells this allocation from a later one at the same address ({@link #liveBlocks}).
+     */
     static final class Block {
         final long ptr;
-        boolean released; // guarded by the pool's lock
 
         Block(long ptr) { this.ptr = ptr; }
     }
@@ -205,11 +207,13 @@ public final class CudaContext implements AutoCloseable {
         if (closed) return;
         if (!pool.caching()) stream.synchronize(); // the block goes to cuMemFree: queued readers first
         synchronized (pool) {
-            if (b.released) return;
-            b.released = true;
-            liveBlocks.remove(b.ptr);
-            pool.release(b.ptr);
+            returnToPool(b);
         }
+    }
+
+    /** Gives b back to the pool unless it was already (it is live only while liveBlocks maps its address to it); holds the pool's lock. */
+    private void returnToPool(Block b) {
+        if (liveBlocks.remove(b.ptr, b)) pool.release(b.ptr);
     }
 
     private volatile int lastAllocError;
@@ -239,12 +243,7 @@ public final class CudaContext implements AutoCloseable {
         if (!pool.caching()) stream.synchronize();
         Block b;
         synchronized (pool) {
-            while ((b = pendingFree.poll()) != null) {
-                if (b.released) continue; // its scope released it already
-                b.released = true;
-                liveBlocks.remove(b.ptr);
-                pool.release(b.ptr);
-            }
+            while ((b = pendingFree.poll()) != null) returnToPool(b); // a no-op where its scope released it already
         }
     }
 

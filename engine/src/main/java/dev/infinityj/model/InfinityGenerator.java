@@ -88,17 +88,14 @@ public final class InfinityGenerator {
             Tensor lvl = model.levelEmbedding(si);
             // scopes: each step adopts its input and keeps its output, so a device backend holds one
             // activation at a time instead of waiting for the GC (no-ops on the CPU backends)
-            try (Scope s = be.scope()) {
-                Tensor xs = s.adopt(x);
-                x = s.keep(Rows.stack(be, rows, b -> be.add(xs.get(b), lvl))); // level embedding before block 0 only
-            }
+            x = Scope.layer(be, x, xs -> Rows.stack(be, rows, b -> be.add(xs.get(b), lvl))); // level embedding before block 0 only
             Tensor cos = be.upload(rope.cos(si)), sin = be.upload(rope.sin(si));
+            int scale = si;
             for (int i = 0; i < c.depth(); i++) {
                 if (Thread.currentThread().isInterrupted()) throw new CancellationException("generation cancelled at scale " + si);
-                try (Scope s = be.scope()) {
-                    s.adopt(x);
-                    x = s.keep(model.block(i).forward(x, tc, si, cos, sin, caches[i], start, probe));
-                }
+                InfinityBlock block = model.block(i);
+                KvCache cache = caches[i];
+                x = Scope.layer(be, x, in -> block.forward(in, tc, scale, cos, sin, cache, start, probe));
             }
             Tensor logits;
             try (Scope s = be.scope()) {

@@ -139,21 +139,21 @@ public final class T5Encoder implements AutoCloseable {
         float eps = cfg.layerNormEpsilon();
         int heads = cfg.numHeads(), dkv = cfg.dKv(), inner = cfg.innerDim();
         for (int i = 0; i < blocks.length; i++) {
-          // h is updated in place; everything else a block makes is recycled when its scope closes
-          try (Scope scope = backend.scope()) {
-            Block b = blocks[i];
-            Tensor n = backend.rmsNorm(h, b.ln0, eps);
-            Tensor q = backend.linear(n, b.q, null).reshape(len, heads, dkv);
-            Tensor k = backend.linear(n, b.k, null).reshape(len, heads, dkv);
-            Tensor v = backend.linear(n, b.v, null).reshape(len, heads, dkv);
-            Tensor a = backend.attentionWithBias(q, k, v, bias, 1.0f);          // T5: no 1/√d_kv
-            backend.addInPlace(h, backend.linear(a.reshape(len, inner), b.o, null));
-            n = backend.rmsNorm(h, b.ln1, eps);
-            Tensor f = activate(backend.linear(n, b.wi0, null));
-            if (b.wi1 != null) f = backend.mul(f, backend.linear(n, b.wi1, null));
-            backend.addInPlace(h, backend.linear(f, b.wo, null));
-            if (observer != null) observer.afterBlock(i, h);
-          }
+            // h is updated in place; everything else a block makes is recycled when its scope closes
+            try (Scope scope = backend.scope()) {
+                Block b = blocks[i];
+                Tensor n = backend.rmsNorm(h, b.ln0, eps);
+                Tensor q = backend.linear(n, b.q, null).reshape(len, heads, dkv);
+                Tensor k = backend.linear(n, b.k, null).reshape(len, heads, dkv);
+                Tensor v = backend.linear(n, b.v, null).reshape(len, heads, dkv);
+                Tensor a = backend.attentionWithBias(q, k, v, bias, 1.0f);          // T5: no 1/√d_kv
+                backend.addInPlace(h, backend.linear(a.reshape(len, inner), b.o, null));
+                n = backend.rmsNorm(h, b.ln1, eps);
+                Tensor f = activate(backend.linear(n, b.wi0, null));
+                if (b.wi1 != null) f = backend.mul(f, backend.linear(n, b.wi1, null));
+                backend.addInPlace(h, backend.linear(f, b.wo, null));
+                if (observer != null) observer.afterBlock(i, h);
+            }
         }
         return backend.rmsNorm(h, finalNorm, eps);
     }

@@ -83,13 +83,13 @@ public final class VaeDecoder {
             if (zd != z) s.adopt(zd); // our copy; a latent already on the device stays the caller's
             h = s.keep(convIn.forward(be, zd));
         }
-        h = layer(be, h, x -> mid1.forward(be, x, bandBytes));
-        h = layer(be, h, x -> mid2.forward(be, x, bandBytes));
+        h = Scope.layer(be, h, x -> mid1.forward(be, x, bandBytes));
+        h = Scope.layer(be, h, x -> mid2.forward(be, x, bandBytes));
         for (int i = config.levels() - 1; i >= 0; i--) {
-            for (VaeResBlock b : up[i]) h = layer(be, h, x -> b.forward(be, x, bandBytes));
+            for (VaeResBlock b : up[i]) h = Scope.layer(be, h, x -> b.forward(be, x, bandBytes));
             if (upsample[i] != null) {
                 Conv conv = upsample[i];
-                h = layer(be, h, in -> {
+                h = Scope.layer(be, h, in -> {
                     int c = (int) in.dim(0), h2 = 2 * (int) in.dim(1), w2 = 2 * (int) in.dim(2), rows = Bands.rowsFor(bandBytes, c, w2);
                     Tensor x = rows >= h2 ? in : be.download(in).contiguous(); // banded: read band views from host memory
                     return Bands.assemble(be, c, h2, w2, rows, (y0, y1) -> Bands.upsampleConv(be, x, conv, y0, y1));
@@ -103,14 +103,6 @@ public final class VaeDecoder {
         img = be.download(img).contiguous();
         clampInPlace(img);
         return img;
-    }
-
-    /** One layer in its own scope: the input is recycled after it, the output kept. */
-    private static Tensor layer(Backend be, Tensor in, java.util.function.UnaryOperator<Tensor> f) {
-        try (Scope s = be.scope()) {
-            s.adopt(in);
-            return s.keep(f.apply(in));
-        }
     }
 
     /** Decodes and converts to 8-bit RGB with the official truncating conversion (§5.3). */
