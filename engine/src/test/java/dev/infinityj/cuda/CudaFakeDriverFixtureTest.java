@@ -1,5 +1,6 @@
 package dev.infinityj.cuda;
 
+import dev.infinityj.testing.Close;
 import dev.infinityj.image.RgbImage;
 import dev.infinityj.io.Checkpoints;
 import dev.infinityj.io.SafetensorsFile;
@@ -125,14 +126,7 @@ class CudaFakeDriverFixtureTest {
     }
 
     static void assertClose(float[] expected, float[] actual, double tol, String what) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        double worst = 0;
-        int at = -1;
-        for (int i = 0; i < expected.length; i++) {
-            double d = Math.abs((double) expected[i] - actual[i]);
-            if (!(d <= worst)) { worst = d; at = i; }
-        }
+        double worst = Close.assertClose(expected, actual, tol, what);
         System.out.println("[CudaFakeDriverFixtureTest] " + what + ": max |diff| " + worst);
-        assertTrue(worst <= tol, what + ": max |diff| " + worst + " at " + at + " > " + tol);
     }
 }

@@ -1,5 +1,6 @@
 package dev.infinityj.text;
 
+import dev.infinityj.testing.Close;
 import dev.infinityj.BadInputException;
 import dev.infinityj.WeightFormatException;
 import dev.infinityj.backend.Backend;
@@ -56,14 +57,7 @@ class T5EncoderTest {
     }
 
     static void assertClose(float[] expected, float[] actual, double tol, String what) {
-        assertEquals(expected.length, actual.length, what + ": length");
-        double worst = 0;
-        int at = -1;
-        for (int i = 0; i < expected.length; i++) {
-            double d = Math.abs((double) expected[i] - actual[i]);
-            if (!(d <= worst)) { worst = d; at = i; }
-        }
-        assertTrue(worst <= tol, what + ": max |diff| " + worst + " at " + at + " > " + tol);
+        Close.assertClose(expected, actual, tol, what);
     }
 
     @Test
