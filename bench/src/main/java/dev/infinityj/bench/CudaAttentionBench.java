@@ -1,5 +1,8 @@
 package dev.infinityj.bench;
 
+import static dev.infinityj.bench.CudaBenchSupport.random;
+import static dev.infinityj.bench.CudaBenchSupport.relDiff;
+
 import dev.infinityj.cuda.CudaBackend;
 import dev.infinityj.cuda.CudaBackend.AttentionKernel;
 import dev.infinityj.cuda.CudaEvent;
@@ -139,17 +142,5 @@ public final class CudaAttentionBench {
 
     private static Tensor toBf16(CudaBackend be, Tensor deviceF32) {
         return be.upload(be.download(deviceF32).to(DType.BF16));
-    }
-
-    private static double relDiff(float[] a, float[] b) {
-        double max = 1e-30, err = 0;
-        for (int i = 0; i < a.length; i++) { max = Math.max(max, Math.abs(b[i])); err = Math.max(err, Math.abs(a[i] - b[i])); }
-        return err / max;
-    }
-
-    private static Tensor random(SplittableRandom r, long... shape) {
-        float[] x = new float[(int) Tensor.numel(shape)];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
-        return Tensor.ofFloats(x, shape);
     }
 }

@@ -1,5 +1,8 @@
 package dev.infinityj.bench;
 
+import static dev.infinityj.bench.CudaBenchSupport.random;
+import static dev.infinityj.bench.CudaBenchSupport.relDiff;
+
 import dev.infinityj.cuda.CudaBackend;
 import dev.infinityj.cuda.CudaBackend.ConvKernel;
 import dev.infinityj.cuda.CudaEvent;
@@ -80,17 +83,5 @@ public final class CudaConvBench {
             System.out.println("CudaConvBench: " + bad + " result(s) disagree with the direct kernel beyond 1e-4");
             System.exit(1);
         }
-    }
-
-    private static double relDiff(float[] a, float[] b) {
-        double max = 1e-30, err = 0;
-        for (int i = 0; i < a.length; i++) { max = Math.max(max, Math.abs(b[i])); err = Math.max(err, Math.abs(a[i] - b[i])); }
-        return err / max;
-    }
-
-    private static Tensor random(SplittableRandom r, long... shape) {
-        float[] x = new float[(int) Tensor.numel(shape)];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
-        return Tensor.ofFloats(x, shape);
     }
 }
